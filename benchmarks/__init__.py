@@ -1,0 +1,1 @@
+"""`vsearch bench`: benchmarks that print ratios measured in one run."""

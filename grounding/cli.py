@@ -1,0 +1,21 @@
+"""CLI commands of the grounding package: one module per command under ``grounding/commands``."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+COMMANDS = ("eval", "train", "predict", "ablation", "extract_features", "pseudo_label")
+
+
+def register(app: typer.Typer) -> None:
+    """Add every grounding command to ``app`` (modules not written yet are skipped)."""
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"grounding.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"grounding.commands.{name}":
+                continue
+            raise
+        module.register(app)

@@ -1,0 +1,1 @@
+"""CLI commands of the grounding package, one module per command."""

@@ -1,0 +1,1 @@
+"""Indexing: walk a video library, cut videos into clips, embed them, store them (DuckDB + FAISS)."""

@@ -1,0 +1,1 @@
+"""Query engine: from a sentence to ranked moments across the whole library."""

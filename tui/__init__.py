@@ -1,0 +1,1 @@
+"""Textual terminal UI. Nothing outside ``tui/`` may import this package."""
