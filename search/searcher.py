@@ -1,0 +1,370 @@
+"""The query engine's public API: :class:`Searcher` turns a sentence into ranked moments.
+
+Pipeline of :meth:`Searcher.search` (each stage is its own module):
+
+1. encode the query with the library's encoder (pooled vector + token features; an over-long
+   query is truncated by the encoder and reported in ``SearchResponse.warnings``);
+2. :mod:`search.coarse_retrieval`: FAISS top-k clips -> shortlisted videos -> candidate windows;
+3. load the windows' clip embeddings from the library in one round trip and ground all windows in
+   one batch: a trained checkpoint (``grounding.predictor.Grounder``) when one is configured,
+   otherwise :mod:`search.training_free`;
+4. :mod:`search.ranking`: absolute seconds, seam merging, one combined score, per-video cap.
+
+The CLI (``vsearch query``) and the TUI are thin layers over this class. A ``Searcher`` keeps the
+library open read-only (DuckDB is opened per operation, so ``vsearch index`` can write meanwhile)
+and loads the encoder and grounding model lazily on the first query; calls must not overlap.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search.coarse_retrieval import CandidateWindow, CoarseConfig, CoarseRetriever
+from search.ranking import Moment, RankingConfig, rank_moments
+from search.training_free import TrainingFreeConfig, TrainingFreeGrounder, clip_query_similarity
+
+if TYPE_CHECKING:
+    from indexer.encoders.base import Encoder, TextFeatures
+    from indexer.encoders.registry import EncoderIdentity
+    from indexer.library import Library, LibraryStats, VideoRecord
+
+__all__ = [
+    "EmptyLibraryError", "EmptyQueryError", "GroundingMismatchError", "Moment", "SearchConfig",
+    "SearchResponse", "Searcher",
+]
+
+GROUNDING_SETTING = "grounding"
+TRAINING_FREE = "none"
+
+
+class EmptyQueryError(ValueError):
+    """The query text is empty or only whitespace."""
+
+
+class EmptyLibraryError(RuntimeError):
+    """The library has no indexed clips yet."""
+
+
+class GroundingMismatchError(ValueError):
+    """The grounding checkpoint was trained on features other than the library's."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Every knob of the query engine, one dataclass per stage."""
+
+    coarse: CoarseConfig = field(default_factory=CoarseConfig)
+    training_free: TrainingFreeConfig = field(default_factory=TrainingFreeConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
+    model_top_k: int = 10   # spans a grounding checkpoint proposes per window
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    """Results of one query, best first.
+
+    grounding names the grounding that ran (``"none"`` = training-free, else the checkpoint dir);
+    timings_ms holds wall milliseconds per stage (encode, retrieve, load, ground, rank).
+    """
+
+    query: str
+    results: list[Moment]
+    warnings: list[str]
+    grounding: str = TRAINING_FREE
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Searcher:
+    """Searches one library (see the module docstring).
+
+    library_dir: the library (None -> ``--library``/``$VSEARCH_LIBRARY``/platform default);
+    grounding: a checkpoint RUN_DIR, ``"none"`` for training-free, or None for the library's
+    ``grounding`` setting (training-free when unset); device: ``auto|cpu|cuda[:N]``.
+    """
+
+    def __init__(
+        self,
+        library_dir: Path | None = None,
+        *,
+        grounding: str | None = None,
+        device: str = "auto",
+        config: SearchConfig | None = None,
+    ) -> None:
+        from indexer.library import Library
+
+        self.config = config or SearchConfig()
+        self.device = device
+        self._library: Library = Library.open(library_dir, readonly=True)
+        self._grounding_choice = grounding
+        self._encoder: Encoder | None = None
+        self._grounder: Any = None
+        self._grounding_name: str | None = None
+        self._training_free = TrainingFreeGrounder(self.config.training_free)
+        self._retriever = CoarseRetriever(self._library, self._lookup_videos, self.config.coarse)
+        self._load_lock = threading.Lock()
+
+    @property
+    def library(self) -> Library:
+        return self._library
+
+    def status(self) -> LibraryStats:
+        """The library's :class:`LibraryStats` (counts, failures, whether an index run is going on)."""
+        return self._library.stats()
+
+    def close(self) -> None:
+        self._library.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def search(
+        self,
+        text: str,
+        *,
+        top: int = 10,
+        per_video: int = 3,
+        path_glob: str | None = None,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
+    ) -> SearchResponse:
+        """Moments matching ``text``, best first.
+
+        top: results overall; per_video: results per video; path_glob: only videos whose path
+        matches (``*`` and ``?``, as ``Library.videos``); min_duration/max_duration: only videos
+        this long (seconds). Raises :class:`EmptyQueryError`, :class:`EmptyLibraryError`,
+        :class:`GroundingMismatchError`, ``ValueError`` for out-of-range options.
+        """
+        query = normalise_query(text)
+        identity = self._require_indexed()
+        encoder = self._load_encoder(identity)
+        started = time.perf_counter()
+        features, notes = encode_query(encoder, query)
+        encode_ms = (time.perf_counter() - started) * 1000
+        response = self.search_features(
+            query, features, top=top, per_video=per_video, path_glob=path_glob,
+            min_duration=min_duration, max_duration=max_duration,
+        )
+        return SearchResponse(
+            query=query, results=response.results, warnings=[*notes, *response.warnings],
+            grounding=response.grounding, timings_ms={"encode": encode_ms, **response.timings_ms},
+        )
+
+    def search_features(
+        self,
+        query: str,
+        features: TextFeatures,
+        *,
+        top: int = 10,
+        per_video: int = 3,
+        path_glob: str | None = None,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
+    ) -> SearchResponse:
+        """:meth:`search` from already encoded text (benchmarks time the engine without the encoder).
+
+        features.pooled float32 ``(dim,)`` in the library's embedding space; features.tokens
+        float32 ``(N, text_dim)`` (used by a grounding checkpoint only).
+        """
+        _check_options(top, per_video, min_duration, max_duration)
+        identity = self._require_indexed()
+        pooled = np.asarray(features.pooled, dtype=np.float32).reshape(-1)
+        if pooled.shape[0] != identity.dim:
+            raise ValueError(f"query vector has {pooled.shape[0]} dims but the library stores {identity.dim}")
+        pooled = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+        grounder = self._load_grounder(identity)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        allowed = self._allowed_videos(path_glob, min_duration, max_duration)
+        window_clips = int(grounder.meta.max_clips) if grounder is not None else None
+        shortlist = self._retriever.shortlist(
+            pooled, n_clips=self._vector_count(), n_videos=top, window_clips=window_clips, allowed=allowed
+        )
+        clock = _lap(timings, "retrieve", clock)
+
+        windows, feats = self._load_windows(shortlist.windows)
+        clock = _lap(timings, "load", clock)
+        similarities = [clip_query_similarity(f, pooled) for f in feats]
+        if not windows:
+            predictions: list[Any] = []
+        elif grounder is None:
+            predictions = self._training_free.predict(feats, pooled, float(identity.clip_seconds))
+        else:
+            tokens = np.asarray(features.tokens, dtype=np.float32)
+            predictions = grounder.predict(feats, tokens, top_k=self.config.model_top_k)
+        clock = _lap(timings, "ground", clock)
+
+        results = rank_moments(
+            windows, predictions, similarities, shortlist.videos,
+            top_score=shortlist.top_score, cutoff_score=shortlist.cutoff_score,
+            top=top, per_video=per_video, config=self.config.ranking,
+        )
+        _lap(timings, "rank", clock)
+        notes = [] if results or allowed is None or allowed else ["no indexed video matches the path/duration filter"]
+        return SearchResponse(query=query, results=results, warnings=notes,
+                              grounding=self._grounding_name or TRAINING_FREE, timings_ms=timings)
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    def _require_indexed(self) -> EncoderIdentity:
+        identity = self._library.identity
+        if identity is None or self._vector_count() == 0:
+            raise EmptyLibraryError(
+                f"library {self._library.directory} has no indexed videos yet: run `vsearch index DIR` first"
+            )
+        return identity
+
+    def _vector_count(self) -> int:
+        return int(self._library.stats().vectors)
+
+    def _lookup_videos(self, ids: list[int]) -> dict[int, VideoRecord]:
+        from indexer.store_errors import LibraryError
+
+        records: dict[int, VideoRecord] = {}
+        for video_id in ids:
+            try:
+                record = self._library.video(video_id)
+            except (KeyError, LibraryError):  # removed since the FAISS search
+                continue
+            if record.status == "indexed":
+                records[video_id] = record
+        return records
+
+    def _allowed_videos(
+        self, path_glob: str | None, min_duration: float | None, max_duration: float | None
+    ) -> dict[int, VideoRecord] | None:
+        if path_glob is None and min_duration is None and max_duration is None:
+            return None
+        lo = min_duration if min_duration is not None else -math.inf
+        hi = max_duration if max_duration is not None else math.inf
+        return {
+            v.id: v for v in self._library.videos(status="indexed", path_glob=path_glob)
+            if lo <= float(v.duration) <= hi
+        }
+
+    def _load_windows(self, windows: list[CandidateWindow]) -> tuple[list[CandidateWindow], list[np.ndarray]]:
+        """Clip embeddings per window, one DB round trip; windows whose clips vanished are dropped."""
+        if not windows:
+            return [], []
+        spans = [(w.video_id, w.first_clip, w.end_clip) for w in windows]
+        kept_windows: list[CandidateWindow] = []
+        kept_feats: list[np.ndarray] = []
+        for window, feats in zip(windows, self._library.clip_embeddings(spans)):
+            feats = np.asarray(feats, dtype=np.float32)
+            if feats.shape[0] == 0:
+                continue
+            if feats.shape[0] != window.n_clips:  # video re-indexed shorter meanwhile
+                window = CandidateWindow(window.video_id, window.first_clip,
+                                         window.first_clip + feats.shape[0], window.best_hit)
+            kept_windows.append(window)
+            kept_feats.append(feats)
+        return kept_windows, kept_feats
+
+    # -- models ----------------------------------------------------------------------------------
+
+    def _load_encoder(self, identity: EncoderIdentity) -> Encoder:
+        with self._load_lock:
+            if self._encoder is None:
+                from indexer.encoders.registry import load_encoder
+
+                self._encoder = load_encoder(identity.spec, device=self.device)
+            return self._encoder
+
+    def _load_grounder(self, identity: EncoderIdentity) -> Any:
+        """The checkpoint's ``Grounder``, or None for training-free grounding."""
+        with self._load_lock:
+            if self._grounding_name is not None:
+                return self._grounder
+            choice = self._grounding_choice
+            if choice is None:
+                choice = self._library.get_setting(GROUNDING_SETTING)
+            if choice is None or choice.strip().lower() in ("", TRAINING_FREE):
+                self._grounder, self._grounding_name = None, TRAINING_FREE
+                return None
+            grounder = load_grounder(Path(choice), self.device)
+            check_grounder_compatible(grounder.meta, identity, str(choice))
+            self._grounder, self._grounding_name = grounder, str(choice)
+            return grounder
+
+
+def normalise_query(text: str) -> str:
+    """The query with surrounding whitespace removed; :class:`EmptyQueryError` when nothing is left."""
+    query = (text or "").strip()
+    if not query:
+        raise EmptyQueryError("the query is empty: describe the moment to find, e.g. 'a dog catching a frisbee'")
+    return query
+
+
+def encode_query(encoder: Encoder, query: str) -> tuple[TextFeatures, list[str]]:
+    """``encoder.encode_text([query])[0]`` and the warnings the encoder raised (e.g. truncation).
+
+    Encoders that truncate silently are caught too when they expose ``max_text_tokens`` and a
+    HF ``tokenizer``: the query's token count is compared with the limit.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        features = encoder.encode_text([query])[0]
+    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    limit = getattr(encoder, "max_text_tokens", None)
+    tokenizer = getattr(encoder, "tokenizer", None)
+    if not notes and limit and callable(tokenizer):
+        n_tokens = len(tokenizer(query, truncation=False)["input_ids"])
+        if n_tokens > int(limit):
+            notes.append(f"query longer than {limit} tokens ({n_tokens}); truncated for {encoder.name}")
+    return features, notes
+
+
+def load_grounder(run_dir: Path, device: str) -> Any:
+    """``grounding.predictor.Grounder.from_checkpoint`` with ``device`` resolved (``auto`` -> cuda/cpu)."""
+    from grounding.predictor import Grounder
+    from indexer.encoders.device import resolve_device
+
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"grounding checkpoint {run_dir} does not exist (expected a training RUN_DIR)")
+    return Grounder.from_checkpoint(run_dir, device=str(resolve_device(device)))
+
+
+def check_grounder_compatible(meta: Any, identity: EncoderIdentity, run_dir: str) -> None:
+    """Refuse a checkpoint trained on other features than the library's, naming both."""
+    encoder = dict(getattr(meta, "encoder", None) or {})
+    theirs = (
+        f"{encoder.get('name', '?')} ({encoder.get('model_id', '?')}, dim {meta.video_dim}, "
+        f"{float(meta.clip_seconds):g} s clips)"
+    )
+    ours = f"{identity.name} ({identity.model_id}, dim {identity.dim}, {identity.clip_seconds:g} s clips)"
+    same = (
+        int(meta.video_dim) == identity.dim
+        and abs(float(meta.clip_seconds) - identity.clip_seconds) < 1e-6
+        and encoder.get("name", identity.name) == identity.name
+        and encoder.get("model_id", identity.model_id) == identity.model_id
+    )
+    if not same:
+        raise GroundingMismatchError(
+            f"grounding checkpoint {run_dir} was trained on {theirs} features but this library holds {ours}"
+        )
+
+
+def _check_options(top: int, per_video: int, min_duration: float | None, max_duration: float | None) -> None:
+    if top < 1 or per_video < 1:
+        raise ValueError("top and per_video must be at least 1")
+    if (min_duration is not None and min_duration < 0) or (max_duration is not None and max_duration < 0):
+        raise ValueError("durations must be >= 0 seconds")
+    if min_duration is not None and max_duration is not None and min_duration > max_duration:
+        raise ValueError(f"min duration {min_duration:g} s is longer than max duration {max_duration:g} s")
+
+
+def _lap(timings: dict[str, float], stage: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[stage] = (now - since) * 1000
+    return now
