@@ -1,0 +1,454 @@
+"""The library store: DuckDB catalog (truth) + FAISS vectors (derived), behind one small API.
+
+Layout of a library directory: ``library.duckdb`` (catalog, see :mod:`indexer.catalog`),
+``vectors.json`` + ``vectors-*.faiss`` + ``vectors.f16`` (see :mod:`indexer.vector_store`) and
+``writer.lock`` (see :mod:`indexer.writer_lock`).
+
+Concurrency: no DuckDB connection outlives one call; reads retry briefly while another process
+holds the file. A writable open takes the writer lock when it is free; without it the library can
+still read and change settings but refuses vector writes.
+
+Crash safety: ``add_videos`` commits a video row, its clip rows and the id counters in one DuckDB
+transaction and only then touches FAISS, which any later open catches up from DuckDB.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, delete, func, select, text, update
+
+from indexer import catalog as C
+from indexer.catalog_db import DATABASE_FILE, CatalogDB, raw_connection
+from indexer.encoders.registry import EncoderIdentity
+from indexer.migrations import migrate, pending_migrations
+from indexer.paths import resolve_library_dir
+from indexer.records import ClipMap, LibraryStats, NewVideo, VideoRecord
+from indexer.store_errors import EncoderMismatchError, LibraryBusyError, LibraryError
+from indexer.vector_store import StoreConfig, VectorStore, Watermark, read_token
+from indexer.writer_lock import WriterLock, run_in_progress
+
+__all__ = ["Library", "LibraryStats", "VideoRecord", "NewVideo", "LibraryError", "EncoderMismatchError",
+           "LibraryBusyError", "StoreConfig"]
+
+VideoBatch = Sequence[tuple[NewVideo, np.ndarray, np.ndarray]]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _describe(identity: EncoderIdentity) -> str:
+    return f"{identity.name} ({identity.model_id}, dim {identity.dim}, {identity.clip_seconds:g} s clips)"
+
+
+class Library:
+    """A vsearch library directory. Use :meth:`open` / :meth:`create_or_open`; a context manager."""
+
+    def __init__(self, directory: Path, db: CatalogDB, identity: EncoderIdentity | None, *,
+                 readonly: bool, config: StoreConfig) -> None:
+        self.directory = directory
+        self.identity = identity
+        self.readonly = readonly
+        self._db = db
+        self._config = config
+        self._writer = WriterLock(directory)
+        if not readonly:
+            self._writer.try_acquire()
+        self._store: VectorStore | None = None
+        self._clip_map: ClipMap | None = None
+        self._clip_map_mark: Watermark | None = None
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, directory: Path | None = None, *, readonly: bool = False,
+             config: StoreConfig | None = None) -> "Library":
+        """Open (writable: create and migrate if needed) the library at ``directory``."""
+        directory = resolve_library_dir(directory)
+        db_path = directory / DATABASE_FILE
+        if readonly:
+            if not db_path.exists():
+                raise LibraryError(f"no library at {directory} (index some videos first: vsearch index PATH)")
+            db = CatalogDB(db_path, readonly=True)
+            with db.read() as conn:
+                if pending_migrations(conn):
+                    raise LibraryError(f"library {directory} has an older schema; run `vsearch index` once to upgrade it")
+                identity = _read_identity(conn)
+        else:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LibraryError(f"cannot create library directory {directory}: {exc.strerror}") from exc
+            db = CatalogDB(db_path, readonly=False)
+            with db.write() as conn:
+                migrate(conn)
+                identity = _read_identity(conn)
+        return cls(directory, db, identity, readonly=readonly, config=config or StoreConfig())
+
+    @classmethod
+    def create_or_open(cls, directory: Path | None, identity: EncoderIdentity, *,
+                       config: StoreConfig | None = None) -> "Library":
+        """Open writable and bind to ``identity``; another identity -> :class:`EncoderMismatchError`."""
+        library = cls.open(directory, config=config)
+        try:
+            if library.identity is None:
+                with library._db.write() as conn:
+                    bound = _read_identity(conn)
+                    if bound is None:
+                        _bind(conn, identity)
+                        bound = identity
+                library.identity = bound
+            current = library.identity
+            if (current.name, current.model_id, current.dim, float(current.clip_seconds)) != (
+                    identity.name, identity.model_id, identity.dim, float(identity.clip_seconds)):
+                raise EncoderMismatchError(
+                    f"library {library.directory} is bound to encoder {_describe(current)}, "
+                    f"not {_describe(identity)}; use that encoder or another --library"
+                )
+        except BaseException:
+            library.close()
+            raise
+        return library
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._writer.release()
+            self._db.dispose()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- vectors
+    def _vectors(self) -> VectorStore | None:
+        """The FAISS side, loaded (and caught up) on first use; None before an encoder is bound."""
+        if self.identity is None:
+            return None
+        with self._lock:
+            if self._store is None:
+                store = VectorStore(self.directory, self._db, self.identity.dim,
+                                    writer=self._writer.held, config=self._config)
+                store.open()
+                self._store = store
+            return self._store
+
+    def search_vectors(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` clips per query by inner product.
+
+        ``queries`` float32 ``(Q, dim)`` L2-normalised -> ``(scores (Q, k) float32, clip_ids (Q, k)
+        int64)``, best first; ``-1`` ids (score ``-inf``) when fewer than ``k`` clips exist.
+        """
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries[None, :]
+        store = self._vectors()
+        if store is None:
+            return np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64)
+        if queries.ndim != 2 or queries.shape[1] != store.dim:
+            raise ValueError(f"queries must be float32 (Q, {store.dim}), got {queries.shape}")
+        return store.search(queries, k)
+
+    def clip_locations(self, clip_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``clip_ids (n,) int64 -> (video_ids (n,) int64, clip_index (n,) int64)``; -1 for unknown ids."""
+        store = self._vectors()
+        with self._lock:
+            mark = store.watermark if store is not None else None
+            if self._clip_map is None or mark is None or mark != self._clip_map_mark:
+                with self._db.read() as conn:
+                    rows = conn.execute(
+                        select(C.videos.c.first_clip_id, C.videos.c.clip_count, C.videos.c.id)
+                        .where(C.videos.c.status == "indexed", C.videos.c.first_clip_id.is_not(None))
+                        .order_by(C.videos.c.first_clip_id)
+                    ).all()
+                cols = np.array(rows, dtype=np.int64).reshape(-1, 3)
+                self._clip_map = ClipMap(cols[:, 0], cols[:, 1], cols[:, 2])
+                self._clip_map_mark = mark
+            return self._clip_map.locate(clip_ids)
+
+    def clip_embeddings(self, spans: list[tuple[int, int, int]]) -> list[np.ndarray]:
+        """Stored embeddings of ``(video_id, first_clip, end_clip_exclusive)`` spans.
+
+        Returns one float32 ``(n_i, dim)`` array per span (clipped to the video's clips), all read
+        through one DuckDB connection. Unknown video -> :class:`LibraryError`.
+        """
+        if not spans:
+            return []
+        dim = self.identity.dim if self.identity else 0
+        with self._db.read() as conn:
+            wanted = sorted({int(v) for v, _, _ in spans})
+            blocks = {int(r[0]): (int(r[1] or 0), int(r[2])) for r in conn.execute(
+                select(C.videos.c.id, C.videos.c.first_clip_id, C.videos.c.clip_count)
+                .where(C.videos.c.id.in_(wanted), C.videos.c.status == "indexed"))}
+            missing = [v for v in wanted if v not in blocks]
+            if missing:
+                raise LibraryError(f"no indexed video with id {missing[0]}")
+            ranges = []
+            for video_id, first, end in spans:
+                base, count = blocks[int(video_id)]
+                lo, hi = base + max(int(first), 0), base + min(int(end), count)
+                ranges.append((lo, max(hi, lo)))
+            where = " OR ".join(f"(id >= {lo} AND id < {hi})" for lo, hi in ranges if hi > lo) or "FALSE"
+            cols = raw_connection(conn).execute(
+                f"SELECT id, embedding FROM clips WHERE {where} ORDER BY id").fetchnumpy()
+        ids = np.asarray(cols["id"], dtype=np.int64)
+        table = np.stack(cols["embedding"]).astype(np.float32) if len(ids) else np.empty((0, dim), np.float32)
+        return [table[np.searchsorted(ids, lo):np.searchsorted(ids, hi)] for lo, hi in ranges]
+
+    # ----------------------------------------------------------------- catalog reads
+    def stats(self) -> LibraryStats:
+        store = self._vectors()
+        if store is not None:
+            store.maybe_refresh()
+        with self._db.read() as conn:
+            counts = dict(conn.execute(select(C.videos.c.status, func.count()).group_by(C.videos.c.status)).all())
+            clips = int(conn.execute(text("SELECT count(*) FROM clips")).scalar_one()) if self.identity else 0
+            failures = [(r[0], r[1] or "") for r in conn.execute(
+                select(C.videos.c.path, C.videos.c.error).where(C.videos.c.status == "failed")
+                .order_by(C.videos.c.path))]
+        return LibraryStats(
+            library=str(self.directory), videos_indexed=int(counts.get("indexed", 0)),
+            videos_failed=int(counts.get("failed", 0)), clips=clips,
+            vectors=store.ntotal if store is not None else 0, failures=failures,
+            index_type=store.index.spec.type.value if store is not None and store.index is not None else None,
+            run_in_progress=run_in_progress(self.directory),
+        )
+
+    def videos(self, *, status: str | None = "indexed", path_glob: str | None = None) -> list[VideoRecord]:
+        """Videos ordered by path; ``status`` None = all; ``path_glob`` uses shell-style ``*``/``?``."""
+        query = select(C.videos).order_by(C.videos.c.path)
+        if status is not None:
+            query = query.where(C.videos.c.status == status)
+        if path_glob:
+            query = query.where(C.videos.c.path.op("GLOB")(path_glob))
+        with self._db.read() as conn:
+            return [self._record(row) for row in conn.execute(query).mappings()]
+
+    def video(self, video_id: int) -> VideoRecord:
+        with self._db.read() as conn:
+            row = conn.execute(select(C.videos).where(C.videos.c.id == int(video_id))).mappings().first()
+        if row is None:
+            raise LibraryError(f"no video with id {video_id}")
+        return self._record(row)
+
+    def _record(self, row: Any) -> VideoRecord:
+        return VideoRecord(
+            id=int(row["id"]), path=row["path"], size=row["size"], mtime=row["mtime"],
+            fingerprint=row["fingerprint"], duration=row["duration"], fps=row["fps"], width=row["width"],
+            height=row["height"], clip_count=int(row["clip_count"]),
+            clip_seconds=self.identity.clip_seconds if self.identity else None, status=row["status"],
+            error=row["error"], indexed_at=row["updated_at"],
+        )
+
+    def get_setting(self, key: str) -> str | None:
+        with self._db.read() as conn:
+            return conn.execute(select(C.settings.c.value).where(C.settings.c.key == key)).scalar_one_or_none()
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Store a setting (``None`` deletes it); works while another process indexes."""
+        with self._db.write() as conn:
+            conn.execute(delete(C.settings).where(C.settings.c.key == key))
+            if value is not None:
+                conn.execute(C.settings.insert().values(key=key, value=value))
+
+    # ----------------------------------------------------------------- writes (indexer)
+    def _require_writer(self, *, load_vectors: bool = True) -> VectorStore | None:
+        """Take the writer lock (or fail) and return the vector store to keep in step."""
+        if self.readonly:
+            raise LibraryError(f"library {self.directory} was opened read-only")
+        if not self._writer.held and not self._writer.try_acquire():
+            pid = self._writer.holder_pid()
+            raise LibraryBusyError(f"another process{f' (pid {pid})' if pid else ''} is indexing {self.directory}")
+        if self._store is not None and not self._store.writer:
+            self._store.close()  # loaded before the lock was ours: reopen as the writer
+            self._store = None
+        return self._vectors() if load_vectors else self._store
+
+    def add_video(self, video: NewVideo, embeddings: np.ndarray, clip_times: np.ndarray) -> int:
+        """Add (or replace, by path) one video with float32 ``(n, dim)`` embeddings and float
+        ``(n, 2)`` clip ``[start, end)`` seconds; rows and vectors become visible together."""
+        return self.add_videos([(video, embeddings, clip_times)])[0]
+
+    def add_videos(self, batch: VideoBatch, *, defer_vectors: bool = False) -> list[int]:
+        """:meth:`add_video` for many videos in one transaction. ``defer_vectors`` (bulk import):
+        leave FAISS behind; the next open or :meth:`rebuild_vectors` catches it up."""
+        if self.identity is None:
+            raise LibraryError("library is not bound to an encoder (use Library.create_or_open)")
+        dim = self.identity.dim
+        prepared = []
+        for video, embeddings, clip_times in batch:
+            emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, dim) if np.size(embeddings) else \
+                np.empty((0, dim), np.float32)
+            times = np.asarray(clip_times, dtype=np.float64).reshape(-1, 2) if np.size(clip_times) else \
+                np.empty((0, 2), np.float64)
+            if len(emb) != len(times) or not np.isfinite(emb).all():
+                raise ValueError(f"{video.path}: need finite ({len(times)}, {dim}) embeddings for {len(times)} clips")
+            norms = np.linalg.norm(emb, axis=1, keepdims=True)
+            prepared.append((video, emb / np.where(norms > 0, norms, 1), times))
+        with self._lock:
+            self._require_writer(load_vectors=not defer_vectors)
+            events: list[tuple[str, int, Any, Watermark]] = []
+            with self._db.write() as conn:
+                ids = [self._insert_video(conn, video, emb, times, events) for video, emb, times in prepared]
+            if not defer_vectors:
+                self._replay(events)
+            return ids
+
+    def _insert_video(self, conn: Connection, video: NewVideo, emb: np.ndarray, times: np.ndarray,
+                      events: list[tuple[str, int, Any, Watermark]]) -> int:
+        existing = conn.execute(select(C.videos.c.id).where(C.videos.c.path == video.path)).scalar_one_or_none()
+        if existing is not None:
+            self._delete_video(conn, int(existing), events)
+        token, _ = read_token(conn)
+        video_id = int(_meta(conn, C.META_NEXT_VIDEO_ID))
+        first = token.next_clip_id
+        n = len(emb)
+        stamp = _now()
+        conn.execute(C.videos.insert().values(
+            id=video_id, path=video.path, size=video.size, mtime=video.mtime, fingerprint=video.fingerprint,
+            duration=video.duration, fps=video.fps, width=video.width, height=video.height, clip_count=n,
+            first_clip_id=first, status="indexed", error=None, encoder=self.identity.name if self.identity else None,
+            created_at=stamp, updated_at=stamp))
+        if n:
+            frame = pd.DataFrame(emb, columns=[f"e{i}" for i in range(emb.shape[1])])
+            frame.insert(0, "end_s", times[:, 1])
+            frame.insert(0, "start_s", times[:, 0])
+            frame.insert(0, "clip_index", np.arange(n, dtype=np.int32))
+            frame.insert(0, "id", np.arange(first, first + n, dtype=np.int64))
+            array = ", ".join(f"e{i}" for i in range(emb.shape[1]))
+            raw = raw_connection(conn)
+            raw.register("vsearch_new_clips", frame)
+            raw.execute(f"INSERT INTO clips SELECT id, {video_id}, clip_index, start_s, end_s, "
+                        f"[{array}]::FLOAT[{emb.shape[1]}] FROM vsearch_new_clips")
+            raw.unregister("vsearch_new_clips")
+        _set_meta(conn, C.META_NEXT_VIDEO_ID, video_id + 1)
+        _set_meta(conn, C.META_NEXT_CLIP_ID, first + n)
+        events.append(("added", first, emb, Watermark(token.library_uuid, first + n, token.tombstone_seq)))
+        return video_id
+
+    def _delete_video(self, conn: Connection, video_id: int,
+                      events: list[tuple[str, int, Any, Watermark]]) -> None:
+        row = conn.execute(select(C.videos.c.first_clip_id, C.videos.c.clip_count)
+                           .where(C.videos.c.id == video_id)).first()
+        if row is None:
+            raise LibraryError(f"no video with id {video_id}")
+        conn.execute(delete(C.videos).where(C.videos.c.id == video_id))
+        if row[0] is None or not row[1]:
+            return
+        first, end = int(row[0]), int(row[0]) + int(row[1])
+        token, _ = read_token(conn)
+        seq = token.tombstone_seq + 1
+        conn.execute(text("DELETE FROM clips WHERE id >= :a AND id < :b"), {"a": first, "b": end})
+        conn.execute(C.clip_tombstones.insert().values(seq=seq, first_id=first, end_id=end))
+        _set_meta(conn, C.META_TOMBSTONE_SEQ, seq)
+        events.append(("removed", first, end, Watermark(token.library_uuid, token.next_clip_id, seq)))
+
+    def remove_video(self, video_id: int) -> None:
+        """Delete a video, its clips and their vectors (atomically for the catalog)."""
+        with self._lock:
+            self._require_writer()
+            events: list[tuple[str, int, Any, Watermark]] = []
+            with self._db.write() as conn:
+                self._delete_video(conn, int(video_id), events)
+            self._replay(events)
+
+    def relink_video(self, video_id: int, path: str, size: int, mtime: float) -> None:
+        """A moved/renamed file with the same fingerprint: new path, same clips and vectors."""
+        with self._lock:
+            self._require_writer()
+            events: list[tuple[str, int, Any, Watermark]] = []
+            with self._db.write() as conn:
+                other = conn.execute(select(C.videos.c.id).where(C.videos.c.path == path,
+                                                                  C.videos.c.id != int(video_id))).scalar_one_or_none()
+                if other is not None:
+                    self._delete_video(conn, int(other), events)
+                result = conn.execute(update(C.videos).where(C.videos.c.id == int(video_id)).values(
+                    path=path, size=size, mtime=mtime, updated_at=_now()))
+                if result.rowcount == 0:
+                    raise LibraryError(f"no video with id {video_id}")
+            self._replay(events)
+
+    def record_failure(self, path: str, size: int | None, mtime: float | None, error: str) -> None:
+        """Mark ``path`` failed with a one-line reason (replacing any earlier row of that path)."""
+        with self._lock:
+            self._require_writer()
+            events: list[tuple[str, int, Any, Watermark]] = []
+            reason = (error.strip().splitlines() or ["unknown error"])[0][:500]
+            with self._db.write() as conn:
+                existing = conn.execute(select(C.videos.c.id).where(C.videos.c.path == path)).scalar_one_or_none()
+                if existing is not None:
+                    self._delete_video(conn, int(existing), events)
+                video_id = int(_meta(conn, C.META_NEXT_VIDEO_ID))
+                stamp = _now()
+                conn.execute(C.videos.insert().values(
+                    id=video_id, path=path, size=size, mtime=mtime, clip_count=0, status="failed", error=reason,
+                    encoder=self.identity.name if self.identity else None, created_at=stamp, updated_at=stamp))
+                _set_meta(conn, C.META_NEXT_VIDEO_ID, video_id + 1)
+            self._replay(events)
+
+    def _replay(self, events: list[tuple[str, int, Any, Watermark]]) -> None:
+        """Apply committed catalog changes to FAISS, in commit order."""
+        store = self._store
+        if store is None:
+            return
+        for kind, first, payload, token in events:
+            if kind == "removed":
+                store.removed(first, payload, token)
+            else:
+                store.added(first, payload, token)
+
+    def rebuild_vectors(self) -> None:
+        """Rebuild the FAISS index (type chosen by size) from DuckDB and publish it."""
+        with self._lock:
+            if self.identity is None:
+                return
+            self._require_writer(load_vectors=False)
+            if self._store is None:
+                self._store = VectorStore(self.directory, self._db, self.identity.dim, writer=True,
+                                          config=self._config)
+            self._store.rebuild(sync=True)
+            self._store.persist()
+
+    def wait_for_background_work(self) -> None:
+        """Block until a background index rebuild (if any) has been swapped in."""
+        if self._store is not None:
+            self._store.wait_for_rebuild()
+
+
+# --------------------------------------------------------------------- meta helpers
+def _meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(C.library_meta.c.value).where(C.library_meta.c.key == key)).scalar_one_or_none()
+
+
+def _set_meta(conn: Connection, key: str, value: object) -> None:
+    conn.execute(update(C.library_meta).where(C.library_meta.c.key == key).values(value=str(value)))
+
+
+def _read_identity(conn: Connection) -> EncoderIdentity | None:
+    meta = dict(conn.execute(select(C.library_meta.c.key, C.library_meta.c.value)
+                             .where(C.library_meta.c.key.in_(C.META_ENCODER_KEYS))).all())
+    if len(meta) < len(C.META_ENCODER_KEYS):
+        return None
+    return EncoderIdentity(spec=meta["encoder_spec"], name=meta["encoder_name"], model_id=meta["encoder_model_id"],
+                           dim=int(meta["dim"]), clip_seconds=float(meta["clip_seconds"]))
+
+
+def _bind(conn: Connection, identity: EncoderIdentity) -> None:
+    if identity.dim <= 0 or not math.isfinite(identity.clip_seconds) or identity.clip_seconds <= 0:
+        raise LibraryError(f"invalid encoder identity {identity}")
+    values = {"encoder_spec": identity.spec, "encoder_name": identity.name, "encoder_model_id": identity.model_id,
+              "dim": str(identity.dim), "clip_seconds": repr(float(identity.clip_seconds))}
+    conn.execute(C.library_meta.insert(), [{"key": k, "value": v} for k, v in values.items()])
+    C.clips_table(identity.dim).create(conn)

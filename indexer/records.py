@@ -1,0 +1,82 @@
+"""Typed values that cross the store API (re-exported by :mod:`indexer.library`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class NewVideo:
+    """What the indexer knows about a file it has just encoded (seconds, pixels, bytes)."""
+
+    path: str
+    size: int
+    mtime: float
+    fingerprint: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One row of the ``videos`` table; ``status`` is ``"indexed"`` or ``"failed"``."""
+
+    id: int
+    path: str
+    size: int | None
+    mtime: float | None
+    fingerprint: str | None
+    duration: float | None
+    fps: float | None
+    width: int | None
+    height: int | None
+    clip_count: int
+    clip_seconds: float | None
+    status: str
+    error: str | None
+    indexed_at: datetime
+
+
+@dataclass(frozen=True)
+class LibraryStats:
+    """Counts for ``vsearch status``: ``clips`` are DuckDB rows, ``vectors`` the FAISS ``ntotal``."""
+
+    library: str
+    videos_indexed: int
+    videos_failed: int
+    clips: int
+    vectors: int
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    index_type: str | None = None
+    run_in_progress: bool = False
+
+
+@dataclass(frozen=True)
+class ClipMap:
+    """Clip id -> (video id, clip index) from each indexed video's contiguous id block.
+
+    Arrays are sorted by ``first_ids``: ``first_ids``, ``counts``, ``video_ids`` all ``(V,)`` int64.
+    """
+
+    first_ids: np.ndarray
+    counts: np.ndarray
+    video_ids: np.ndarray
+
+    def locate(self, clip_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``clip_ids (n,) int64 -> (video_ids (n,) int64, clip_index (n,) int64)``, -1 if unknown."""
+        clip_ids = np.asarray(clip_ids, dtype=np.int64).reshape(-1)
+        slot = np.searchsorted(self.first_ids, clip_ids, side="right") - 1
+        safe = np.clip(slot, 0, max(len(self.first_ids) - 1, 0))
+        if len(self.first_ids) == 0:
+            valid = np.zeros(len(clip_ids), bool)
+        else:
+            offset = clip_ids - self.first_ids[safe]
+            valid = (slot >= 0) & (clip_ids >= 0) & (offset < self.counts[safe])
+        video_ids = np.where(valid, self.video_ids[safe] if len(self.video_ids) else -1, -1)
+        clip_index = np.where(valid, clip_ids - (self.first_ids[safe] if len(self.first_ids) else 0), -1)
+        return video_ids.astype(np.int64), clip_index.astype(np.int64)
