@@ -26,3 +26,33 @@ class MLP(nn.Module):
             if i < len(self.layers) - 1:
                 x = F.relu(x)
         return x
+
+
+def build_activation(name: str, *, channels: int = 1) -> nn.Module:
+    """Activation module by name: ``relu``, ``gelu`` or ``prelu`` (QD-DETR's transformer uses PReLU with
+    one learned slope per layer; ``channels`` > 1 learns one slope per channel)."""
+    if name == "relu":
+        return nn.ReLU()
+    if name == "gelu":
+        return nn.GELU()
+    if name == "prelu":
+        return nn.PReLU(num_parameters=channels)
+    raise ValueError(f"unknown activation {name!r}; use relu, gelu or prelu")
+
+
+class FeedForward(nn.Module):
+    """Transformer feed-forward sub-layer with its residual and post-norm:
+    ``norm(x + dropout(W2 dropout(act(W1 x))))``, ``(..., dim)`` -> ``(..., dim)``."""
+
+    def __init__(self, *, dim: int, hidden_dim: int, dropout: float, activation: str) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(dim, hidden_dim)
+        self.linear2 = nn.Linear(hidden_dim, dim)
+        self.activation = build_activation(activation)
+        self.dropout = nn.Dropout(dropout)
+        self.residual_dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        update = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.norm(x + self.residual_dropout(update))

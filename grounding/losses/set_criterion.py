@@ -125,7 +125,10 @@ class SetCriterion(nn.Module):
         )
 
     def loss_saliency_neg_pair(self, outputs: Mapping[str, Any], batch: Any, indices: Indices) -> Tensor:
-        """Clips scored against another video's query are pushed to "irrelevant"."""
+        """Clips scored against another video's query are pushed to "irrelevant" (0 without negatives,
+        e.g. a batch of one)."""
+        if "saliency_scores_neg" not in outputs:
+            return outputs["saliency_scores"].sum() * 0
         valid = negative_pair_valid(batch.vids, device=batch.video_mask.device)
         return negative_pair_loss(outputs["saliency_scores_neg"], batch.video_mask, valid)
 

@@ -1,0 +1,88 @@
+"""The QD-DETR config tree and its presets (defaults = the official QVHighlights setting)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from grounding.data.dataset import DatasetConfig
+from grounding.losses.set_criterion import QVHIGHLIGHTS_RANK_THRESHOLDS
+from grounding.matcher import MatcherConfig
+from grounding.optim import OptimConfig
+
+
+@dataclass
+class QDDETRModelConfig:
+    """Architecture. ``video_dim`` / ``text_dim`` are the raw feature dims (set from the features when
+    training); the model adds 2 input dims itself when ``data.temporal_endpoints`` is on."""
+
+    video_dim: int = 2816  # SlowFast (2304) + CLIP (512), the QVHighlights release features
+    text_dim: int = 512
+    hidden_dim: int = 256
+    num_heads: int = 8
+    dim_feedforward: int = 1024
+    dropout: float = 0.1
+    input_dropout: float = 0.5
+    input_proj_layers: int = 2
+    cross_attention_layers: int = 2
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    num_queries: int = 10
+    activation: Literal["relu", "gelu", "prelu"] = "prelu"
+    modulate_width_attention: bool = True
+    keep_query_pos: bool = False
+    aux_loss: bool = True
+    negative_pairs: bool = True
+
+
+@dataclass
+class QDDETRLossConfig:
+    """Loss weights (0 disables a loss) and the saliency-loss settings."""
+
+    span: float = 10.0
+    giou: float = 1.0
+    label: float = 4.0
+    saliency_margin: float = 1.0
+    saliency_rank_contrastive: float = 1.0
+    saliency_neg_pair: float = 1.0
+    eos_coef: float = 0.1
+    margin: float = 0.2
+    rank_thresholds: tuple[float, ...] = QVHIGHLIGHTS_RANK_THRESHOLDS
+    rank_temperature: float = 0.5
+
+    def weights(self) -> dict[str, float]:
+        """Loss name -> weight, the dict :class:`grounding.losses.SetCriterion` takes."""
+        names = ("span", "giou", "label", "saliency_margin", "saliency_rank_contrastive", "saliency_neg_pair")
+        return {name: getattr(self, name) for name in names}
+
+
+@dataclass
+class QDDETRConfig:
+    """Everything a QD-DETR run needs; stored whole in every checkpoint."""
+
+    model: QDDETRModelConfig = field(default_factory=QDDETRModelConfig)
+    matcher: MatcherConfig = field(default_factory=MatcherConfig)
+    loss: QDDETRLossConfig = field(default_factory=QDDETRLossConfig)
+    data: DatasetConfig = field(default_factory=DatasetConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+def _presets() -> dict[str, QDDETRConfig]:
+    default = QDDETRConfig()
+    # Charades-STA / TACoS: binary saliency (one level), one window per query.
+    binary = dataclasses.replace(
+        default,
+        loss=dataclasses.replace(default.loss, rank_thresholds=(1.0,)),
+        data=dataclasses.replace(default.data, max_windows=1),
+    )
+    # Small and fast: for tests, smoke runs and CPU experiments on synthetic data.
+    tiny = dataclasses.replace(
+        default,
+        model=dataclasses.replace(default.model, hidden_dim=64, num_heads=4, dim_feedforward=128, input_dropout=0.1),
+        optim=dataclasses.replace(default.optim, lr=5e-4, batch_size=16, epochs=30, grad_clip=0.1),
+    )
+    return {"default": default, "binary_saliency": binary, "tiny": tiny}
+
+
+PRESETS: dict[str, QDDETRConfig] = _presets()

@@ -1,0 +1,160 @@
+"""Inference API used by the search engine: ground one query in a batch of windows at once.
+
+>>> grounder = Grounder.from_checkpoint(run_dir)
+>>> predictions = grounder.predict([clips_a, clips_b], query_tokens)   # one WindowPrediction per window
+
+Inputs are the raw library embeddings; the grounder L2-normalises clips and tokens and adds the
+temporal-endpoint features itself, exactly as the training data pipeline does, then runs every window
+in one padded batch under :func:`torch.inference_mode`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from grounding.checkpoint import CheckpointMeta, CheckpointMismatchError, load_checkpoint
+from grounding.span_ops import span_cw_to_se
+
+
+@dataclass
+class WindowPrediction:
+    """The grounding of one query in one window.
+
+    spans     float32 ``(K, 2)`` (start, end) seconds relative to the window start, sorted by score desc
+    scores    float32 ``(K,)`` in [0, 1] (probability that the span is a moment)
+    saliency  float32 ``(L_i,)`` per clip of the window (QD-DETR: sigmoid of the saliency logit;
+              SG-DETR: S_global); only its order matters to highlight metrics
+    """
+
+    spans: np.ndarray
+    scores: np.ndarray
+    saliency: np.ndarray
+
+
+def window_predictions(
+    pred_spans: Tensor, scores: Tensor, saliency: Tensor, video_mask: Tensor, clip_seconds: float | Sequence[float]
+) -> list[WindowPrediction]:
+    """Turn batched model outputs into one :class:`WindowPrediction` per window.
+
+    Args:
+        pred_spans: float ``(B, Q, 2)`` normalised (center, width) of each window's length.
+        scores: float ``(B, Q)`` span confidences in [0, 1].
+        saliency: float ``(B, L)`` per-clip saliency (padding ignored).
+        video_mask: bool ``(B, L)`` True = real clip; window ``i`` lasts ``L_i * clip_seconds`` seconds.
+        clip_seconds: one clip length for all windows or one per window.
+
+    Returns:
+        Spans clamped to the window, converted to seconds, sorted by score (stable for ties).
+    """
+    lengths = video_mask.sum(dim=1)
+    seconds = torch.as_tensor(clip_seconds, dtype=torch.float32, device=pred_spans.device).expand(len(lengths))
+    window_seconds = lengths.to(torch.float32) * seconds
+    pred_spans, scores, saliency = pred_spans.detach(), scores.detach(), saliency.detach()
+    spans = span_cw_to_se(pred_spans.float()).clamp(0.0, 1.0) * window_seconds[:, None, None]
+    order = torch.sort(scores.float(), dim=1, descending=True, stable=True).indices
+    spans = spans.gather(1, order[..., None].expand(-1, -1, 2)).cpu().numpy()
+    sorted_scores = scores.float().gather(1, order).cpu().numpy()
+    saliency_np = saliency.float().cpu().numpy()
+    return [
+        WindowPrediction(spans=spans[i], scores=sorted_scores[i], saliency=saliency_np[i, : int(n)])
+        for i, n in enumerate(lengths.tolist())
+    ]
+
+
+def prepare_windows(
+    video_feats: Sequence[np.ndarray], *, temporal_endpoints: bool
+) -> tuple[Tensor, Tensor]:
+    """Normalise and pad windows of raw clip embeddings.
+
+    Args:
+        video_feats: one float ``(L_i, Dv)`` array per window, ``L_i >= 1``.
+        temporal_endpoints: append ``[t / L_i, (t + 1) / L_i]`` to each clip.
+
+    Returns:
+        float32 ``(W, max L_i, Dv [+ 2])`` zero-padded features and bool ``(W, max L_i)`` mask.
+    """
+    lengths = [len(v) for v in video_feats]
+    flat = np.concatenate([np.asarray(v, dtype=np.float32) for v in video_feats], axis=0)
+    flat = flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-12)
+    if temporal_endpoints:
+        starts = np.concatenate([np.arange(n, dtype=np.float32) / n for n in lengths])
+        ends = np.concatenate([np.arange(1, n + 1, dtype=np.float32) / n for n in lengths])
+        flat = np.concatenate([flat, starts[:, None], ends[:, None]], axis=1)
+    longest = max(lengths)
+    padded = np.zeros((len(lengths), longest, flat.shape[1]), dtype=np.float32)
+    mask = np.zeros((len(lengths), longest), dtype=bool)
+    offset = 0
+    for i, n in enumerate(lengths):
+        padded[i, :n] = flat[offset : offset + n]
+        mask[i, :n] = True
+        offset += n
+    return torch.from_numpy(padded), torch.from_numpy(mask)
+
+
+class Grounder:
+    """A trained grounding model ready for inference (see the module docstring)."""
+
+    def __init__(self, model: nn.Module, meta: CheckpointMeta, device: torch.device) -> None:
+        self.model = model.eval()
+        self.meta = meta
+        self.device = device
+        self._max_text_tokens: int | None = meta.config.get("data", {}).get("max_text_tokens")
+
+    @classmethod
+    def from_checkpoint(cls, run_dir: Path, device: str = "cpu") -> Grounder:
+        """Load ``RUN_DIR`` (see :mod:`grounding.checkpoint`); ``device`` is ``cpu``, ``cuda[:N]`` or ``auto``."""
+        from indexer.encoders.device import resolve_device
+
+        resolved = resolve_device(device)
+        model, meta = load_checkpoint(Path(run_dir), device=resolved)
+        return cls(model, meta, resolved)
+
+    def predict(self, video_feats: list[np.ndarray], text_tokens: np.ndarray, top_k: int = 10) -> list[WindowPrediction]:
+        """Ground one query in every window.
+
+        Args:
+            video_feats: one float32 ``(L_i, Dv)`` array of raw clip embeddings per window (``L_i >= 1``).
+            text_tokens: float32 ``(N, Dt)`` token features of the query (``N >= 1``).
+            top_k: spans kept per window.
+
+        Returns:
+            One :class:`WindowPrediction` per window, spans in seconds from the window start.
+
+        Raises:
+            ValueError: empty input or an array of the wrong rank; CheckpointMismatchError for feature
+            dims other than the checkpoint's.
+        """
+        if not video_feats:
+            return []
+        text = np.asarray(text_tokens, dtype=np.float32)
+        if text.ndim != 2 or text.shape[0] == 0:
+            raise ValueError(f"text_tokens must be a non-empty (N, Dt) array, got shape {text.shape}")
+        for i, window in enumerate(video_feats):
+            if np.ndim(window) != 2 or len(window) == 0:
+                raise ValueError(f"window {i}: expected a non-empty (L, Dv) array, got shape {np.shape(window)}")
+            if window.shape[1] != self.meta.video_dim:
+                raise CheckpointMismatchError(
+                    f"checkpoint expects video features of dim {self.meta.video_dim}, window {i} has dim {window.shape[1]}"
+                )
+        self.meta.check_features(text_dim=text.shape[1], source="the query")
+        if self._max_text_tokens is not None:
+            text = text[: self._max_text_tokens]
+        text = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-12)
+        video, video_mask = prepare_windows(video_feats, temporal_endpoints=self.meta.temporal_endpoints)
+        windows = video.shape[0]
+        text_batch = torch.from_numpy(text).to(self.device).unsqueeze(0).expand(windows, -1, -1)
+        text_mask = torch.ones(text_batch.shape[:2], dtype=torch.bool, device=self.device)
+        with torch.inference_mode():
+            video_mask = video_mask.to(self.device)
+            outputs = self.model(video.to(self.device), video_mask, text_batch, text_mask)
+            predictions = self.model.postprocess(outputs, video_mask, clip_seconds=self.meta.clip_seconds)
+        for prediction in predictions:
+            prediction.spans = prediction.spans[:top_k]
+            prediction.scores = prediction.scores[:top_k]
+        return predictions
