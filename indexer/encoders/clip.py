@@ -12,7 +12,6 @@ L2-normalised sentence embedding in the clip space (width ``dim``).
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from indexer.encoders.base import EncodedText, l2_normalize
 from indexer.encoders.device import inference_dtype, resolve_device
 from indexer.encoders.preprocess import FrameTransform, transform_from_preprocessor_config
 from indexer.encoders.registry import EncoderLoadError
+from indexer.encoders.tokenize import tokenize
 
 DEFAULT_MODEL_ID = "openai/clip-vit-base-patch32"
 DEFAULT_FRAMES_PER_CLIP = 4
@@ -116,34 +116,18 @@ class CLIPEncoder:
     def _encode_text_batch(self, texts: Sequence[str]) -> list[EncodedText]:
         if not texts:
             return []
-        self._warn_if_truncated(texts)
-        batch = self.tokenizer(
-            list(texts),
-            padding="max_length" if self._pad_to_max else True,
-            truncation=True,
-            max_length=self.max_text_tokens,
-            return_tensors="pt",
-        )
-        input_ids = batch["input_ids"].to(self.device)
+        batch, lengths = tokenize(self.tokenizer, texts, max_length=self.max_text_tokens, name=self.name,
+                                  pad_to_max=self._pad_to_max)
         attention_mask = batch.get("attention_mask")
-        kwargs: dict[str, torch.Tensor] = {"input_ids": input_ids}
+        kwargs: dict[str, torch.Tensor] = {"input_ids": batch["input_ids"].to(self.device)}
         if attention_mask is not None and not self._pad_to_max:
             kwargs["attention_mask"] = attention_mask.to(self.device)
         out = self.model.get_text_features(**kwargs)
         hidden = out.last_hidden_state.float().cpu().numpy()
         pooled = l2_normalize(out.pooler_output.float().cpu().numpy())
-        mask = (attention_mask if attention_mask is not None else torch.ones_like(batch["input_ids"])).bool().numpy()
-        return [EncodedText(tokens=np.ascontiguousarray(hidden[i][mask[i]]), pooled=pooled[i])
+        # Right padding everywhere (CLIP, SigLIP), so the real tokens are the first ``lengths[i]``.
+        return [EncodedText(tokens=np.ascontiguousarray(hidden[i, :lengths[i]]), pooled=pooled[i])
                 for i in range(len(texts))]
-
-    def _warn_if_truncated(self, texts: Sequence[str]) -> None:
-        lengths = [len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]]
-        longest = max(lengths)
-        if longest > self.max_text_tokens:
-            warnings.warn(
-                f"query longer than {self.max_text_tokens} tokens ({longest}); truncated for {self.name}",
-                stacklevel=3,
-            )
 
 
 def _load_pretrained(model_id: str) -> tuple[torch.nn.Module, Any, FrameTransform]:
