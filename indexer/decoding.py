@@ -1,0 +1,364 @@
+"""Decode the frames a clip plan asks for, streaming, with exact container timestamps.
+
+Time axis: second 0 is the container's start time (what a player shows as 0:00), so clip times
+agree with players even for streams with a start offset (MPEG-TS, edited MP4). A sample at time
+``t`` gets the frame a player displays at ``t``: the last frame whose presentation timestamp is
+<= ``t`` (the first frame for ``t`` before it). Timestamps are the frames' own, so variable frame
+rate is handled exactly. Frames are rotated by the display matrix (phone videos) after resizing.
+
+Only what is needed is decoded: a frame is converted (scale + RGB, one swscale call) only when a
+sample lands on it, and when the next sample lies past a keyframe the reader seeks instead of
+decoding the gap. Memory is bounded by one clip of output frames plus the decoder's own buffers.
+
+Backends: :func:`open_video` probes with PyAV (duration from the last packets, rotation, first
+frame) and then reads with decord when it is importable and trustworthy for the file (unrotated,
+sane frame timestamps; see :mod:`indexer.decord_reader`), otherwise with PyAV. Errors a user can
+cause (not a video, no video stream, corrupt data...) raise :class:`VideoDecodeError` with a
+one-line reason.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import av
+import numpy as np
+
+Backend = Literal["auto", "pyav", "decord"]
+
+_TAIL_SCAN_SECONDS = 10.0  # how far before the reported end the duration probe starts demuxing
+_MAX_CONSECUTIVE_ERRORS = 64  # corrupt packets tolerated in a row before the video is given up
+_SEEK_RETRIES = 3
+
+
+class VideoDecodeError(Exception):
+    """The file cannot be decoded as a video; ``str(exc)`` is a one-line reason for the user."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the probe learned about a video's first video stream.
+
+    duration: seconds from time 0 (container start) to the end of the last frame.
+    fps: average frame rate (frames / second); for VFR streams the mean.
+    width, height: display size in pixels, after rotation.
+    rotation: counter-clockwise degrees (0, 90, 180, 270) applied to decoded frames.
+    origin: stream-time seconds that map to time 0 (the container's start time).
+    first_frame_time: seconds (from time 0) of the first frame.
+    codec: decoder name, e.g. ``"h264"``.
+    """
+
+    duration: float
+    fps: float
+    width: int
+    height: int
+    rotation: int
+    origin: float
+    first_frame_time: float
+    codec: str
+
+
+class VideoReader(Protocol):
+    """An open video that yields clip frames for a sampling plan."""
+
+    info: VideoInfo
+    backend: str
+
+    def read_clips(self, times: np.ndarray, frame_size: int | None) -> Iterator[np.ndarray]:
+        """Yield one uint8 RGB ``(frames_per_clip, H, W, 3)`` array per row of ``times``.
+
+        times: float ``(n_clips, frames_per_clip)`` seconds, ascending (see ``clip_sampler``).
+        frame_size: square side ``S`` (frames are ``S x S``), or None for the display size.
+        Stops early, without error, when the stream ends before a clip's samples (truncated file).
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+def describe_av_error(exc: BaseException) -> str:
+    """One line for a PyAV / OS error, without the file name FFmpeg appends."""
+    if isinstance(exc, av.error.FFmpegError) or isinstance(exc, OSError):
+        reason = getattr(exc, "strerror", None) or str(exc)
+    else:
+        reason = str(exc)
+    return " ".join(str(reason).split()) or type(exc).__name__
+
+
+def _open_container(path: str) -> Any:
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except IsADirectoryError:
+        raise VideoDecodeError("is a directory, not a video file") from None
+    except PermissionError:
+        raise VideoDecodeError("permission denied") from None
+    except (av.error.FFmpegError, OSError) as exc:
+        raise VideoDecodeError(f"not a readable video ({describe_av_error(exc)})") from None
+
+
+def _video_stream(container: Any) -> Any:
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:  # cover art is not video
+            return stream
+    raise VideoDecodeError("no video stream (audio-only or data file)")
+
+
+def _origin(container: Any, stream: Any) -> float:
+    if container.start_time is not None:
+        return container.start_time / av.time_base
+    if stream.start_time is not None:
+        return float(stream.start_time * stream.time_base)
+    return 0.0
+
+
+def _rotation_steps(frame: Any) -> int:
+    """Quarter turns counter-clockwise from the frame's display matrix (0-3)."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return int(round(rotation / 90.0)) % 4
+
+
+def _frame_seconds(frame: Any, stream: Any) -> float | None:
+    pts = frame.pts if frame.pts is not None else getattr(frame, "dts", None)
+    if pts is None:
+        return None
+    return float(pts * (frame.time_base or stream.time_base))
+
+
+def _scan_end(container: Any, stream: Any, fps: float) -> float | None:
+    """Stream-time seconds at which the last video packet ends, by demuxing the file's tail."""
+    tb = stream.time_base
+    hint = None
+    if stream.duration is not None:
+        hint = float((stream.duration + (stream.start_time or 0)) * tb)
+    elif container.duration is not None:
+        hint = (container.duration + (container.start_time or 0)) / av.time_base
+    frame_seconds = 1.0 / fps if fps > 0 else 0.0
+
+    def last_end() -> float | None:
+        end = None
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None:
+                    continue
+                length = float(packet.duration * tb) if packet.duration else frame_seconds
+                end = max(end or -math.inf, float(packet.pts * tb) + length)
+        except (av.error.FFmpegError, OSError):
+            pass  # a truncated or damaged tail: the packets read so far are what there is
+        return end
+
+    end = None
+    if hint is not None and hint > _TAIL_SCAN_SECONDS:
+        try:
+            container.seek(int((hint - _TAIL_SCAN_SECONDS) / tb), stream=stream, backward=True)
+            end = last_end()
+        except (av.error.FFmpegError, OSError):
+            end = None
+    if end is None:  # no usable hint or the seek failed (e.g. truncated index): scan from the start
+        container.seek(0, backward=True)
+        end = last_end()
+    return end
+
+
+def probe(path: str) -> VideoInfo:
+    """Open ``path`` and describe its video stream; raises :class:`VideoDecodeError`."""
+    try:
+        if os.path.getsize(path) == 0:
+            raise VideoDecodeError("empty file (0 bytes)")
+    except OSError as exc:
+        raise VideoDecodeError(describe_av_error(exc)) from None
+    container = _open_container(path)
+    try:
+        stream = _video_stream(container)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        origin = _origin(container, stream)
+        try:
+            first = next(container.decode(stream))
+        except StopIteration:
+            raise VideoDecodeError("no decodable video frames") from None
+        except (av.error.FFmpegError, OSError) as exc:
+            raise VideoDecodeError(f"cannot decode the video stream ({describe_av_error(exc)})") from None
+        first_time = _frame_seconds(first, stream)
+        first_rel = (first_time - origin) if first_time is not None else 0.0
+        steps = _rotation_steps(first)
+        end = _scan_end(container, stream, fps)
+        if end is None:
+            raise VideoDecodeError("no video packets")
+        duration = end - origin
+        if not math.isfinite(duration) or duration <= 0:
+            raise VideoDecodeError(f"invalid duration {duration:.3f} s")
+        if fps <= 0:
+            fps = 1.0 / duration
+        width, height = first.width, first.height
+        if steps % 2:
+            width, height = height, width
+        return VideoInfo(duration=duration, fps=fps, width=width, height=height, rotation=90 * steps,
+                         origin=origin, first_frame_time=max(0.0, first_rel), codec=stream.codec_context.name)
+    finally:
+        container.close()
+
+
+class PyAVReader:
+    """Sample frames with PyAV: sequential decoding, keyframe seeks across gaps, lazy conversion."""
+
+    backend = "pyav"
+
+    def __init__(self, path: str, info: VideoInfo, *, threads: int = 0) -> None:
+        self.path = path
+        self.info = info
+        self.threads = threads
+        self._container: Any = None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def _convert(self, frame: Any, frame_size: int | None) -> np.ndarray:
+        if frame_size is None:
+            rgb = frame.to_ndarray(format="rgb24")
+        else:
+            rgb = frame.reformat(width=frame_size, height=frame_size, format="rgb24").to_ndarray()
+        steps = self.info.rotation // 90
+        # Resizing to a square commutes with quarter turns, so rotate the small image, not the big one.
+        return np.ascontiguousarray(np.rot90(rgb, steps)) if steps else rgb
+
+    def read_clips(self, times: np.ndarray, frame_size: int | None) -> Iterator[np.ndarray]:
+        times = np.asarray(times, dtype=np.float64)
+        per_clip = times.shape[1]
+        targets = times.ravel()
+        if targets.size == 0:
+            return
+        self.close()
+        container = self._container = _open_container(self.path)
+        stream = _video_stream(container)
+        stream.codec_context.thread_type = "AUTO"
+        stream.codec_context.thread_count = self.threads
+        tb = stream.time_base
+        origin = self.info.origin
+        frame_seconds = 1.0 / self.info.fps
+        margin = max(0.25, 8 * frame_seconds)  # covers B-frame reordering between index DTS and PTS
+        keyframes = sorted(float(e.timestamp * tb) - origin for e in stream.index_entries
+                           if e.flags & 1 and e.timestamp is not None)
+        seen_keys: list[float] = []  # keyframes observed while decoding (streams without an index)
+        allow_blind_seeks = True
+
+        out: list[np.ndarray | None] = [None] * targets.size
+        ti = 0
+        prev: Any = None
+        prev_t = -math.inf
+        last_conv: tuple[Any, np.ndarray] | None = None
+        seek_to: float | None = None
+        seek_retries = 0
+        errors = 0
+
+        def should_seek(now: float, target: float) -> bool:
+            if target - now <= 2 * margin:
+                return False
+            if keyframes:
+                k = bisect.bisect_right(keyframes, target - margin)
+                return k > 0 and keyframes[k - 1] > now
+            if not allow_blind_seeks or len(seen_keys) < 2:
+                return False
+            gop = max(b - a for a, b in zip(seen_keys, seen_keys[1:]))
+            return target - now > 2 * gop + margin
+
+        def take(frame: Any) -> np.ndarray | None:
+            """Give the current target ``frame``; return the clip it completes, if any."""
+            nonlocal ti, last_conv
+            if last_conv is None or last_conv[0] is not frame:
+                last_conv = (frame, self._convert(frame, frame_size))
+            out[ti] = last_conv[1]
+            ti += 1
+            if ti % per_clip:
+                return None
+            clip = np.stack(out[ti - per_clip: ti])  # type: ignore[arg-type]
+            out[ti - per_clip: ti] = [None] * per_clip
+            return clip
+
+        def do_seek(target: float) -> None:
+            nonlocal seek_to, prev, prev_t
+            container.seek(max(0, int((target + origin) / tb)), stream=stream, backward=True)
+            seek_to, prev = target, None
+
+        demux = container.demux(stream)
+        while ti < targets.size:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except (av.error.FFmpegError, OSError):
+                break  # unreadable tail (truncated file): keep what was decoded
+            try:
+                frames = stream.decode(packet)
+                errors = 0
+            except (av.error.InvalidDataError, av.error.ValueError) as exc:
+                errors += 1
+                if errors > _MAX_CONSECUTIVE_ERRORS:
+                    raise VideoDecodeError(f"corrupt video stream ({describe_av_error(exc)})") from None
+                continue
+            except av.error.FFmpegError as exc:
+                raise VideoDecodeError(f"decoding failed ({describe_av_error(exc)})") from None
+            for frame in frames:
+                stamp = _frame_seconds(frame, stream)
+                t = (stamp - origin) if stamp is not None else prev_t + frame_seconds
+                if frame.key_frame and (not seen_keys or t > seen_keys[-1]):
+                    seen_keys.append(t)
+                if seek_to is not None:  # first frame after a seek
+                    landed_late = t > targets[ti] + 1e-6
+                    if landed_late and seek_retries < _SEEK_RETRIES:
+                        seek_retries += 1
+                        do_seek(seek_to - margin * 2 ** seek_retries)
+                        break
+                    if not keyframes and t <= prev_t:
+                        allow_blind_seeks = False  # the container seeks imprecisely; stop trying
+                    seek_to, seek_retries = None, 0
+                while ti < targets.size and targets[ti] < t - 1e-9:
+                    clip = take(prev if prev is not None else frame)
+                    if clip is not None:
+                        yield clip
+                prev, prev_t = frame, t
+                if ti < targets.size and should_seek(t, float(targets[ti])):
+                    do_seek(float(targets[ti]) - margin)
+                    break
+        # End of stream: the last frame stays on screen for one frame duration.
+        if prev is not None:
+            end = prev_t + frame_seconds + 1e-6
+            while ti < targets.size and targets[ti] < end:
+                clip = take(prev)
+                if clip is not None:
+                    yield clip
+        self.close()
+
+
+def decord_available() -> bool:
+    """True when the optional decord backend can be imported."""
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_video(path: str, *, backend: Backend = "auto", threads: int = 0) -> VideoReader:
+    """Probe ``path`` and return a reader (decord when available and trustworthy, else PyAV).
+
+    threads: decoder threads per video (0 = FFmpeg's choice). Raises :class:`VideoDecodeError`.
+    """
+    info = probe(path)
+    if backend in ("auto", "decord") and decord_available():
+        from indexer.decord_reader import DecordReader, DecordUnsuitable
+
+        try:
+            return DecordReader(path, info, threads=threads, fallback=PyAVReader(path, info, threads=threads))
+        except DecordUnsuitable:
+            if backend == "decord":
+                raise VideoDecodeError("decord cannot read this file exactly") from None
+    elif backend == "decord":
+        raise VideoDecodeError("decord is not installed")
+    return PyAVReader(path, info, threads=threads)
