@@ -3,8 +3,9 @@
 Every clip centre carries one anchor per level; level ``l`` has a width of ``anchor_widths[l]`` clips.
 For each ground-truth span ATSS takes, on every level, the ``top_k`` anchors whose centres are nearest to
 the span centre, computes their IoU with the span, and keeps as positives those with
-IoU >= mean + std of the candidates' IoUs whose centre lies inside the span. An anchor claimed by several
-spans goes to the one it overlaps most. Spans are normalised to the window length; anchors too.
+IoU >= mean + std of the candidates' IoUs (capped at the best candidate's IoU, so no span is left
+without a positive by the statistics alone) whose centre lies inside the span. An anchor claimed by
+several spans goes to the one it overlaps most. Spans are normalised to the window length; anchors too.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def atss_assign(
     candidate_index = torch.cat(candidates, dim=0)  # (C, M)
     candidate_iou = iou.gather(0, candidate_index)
     threshold = candidate_iou.mean(0) + (candidate_iou.std(0) if candidate_index.shape[0] > 1 else 0.0)
+    # With few candidates mean + std can exceed every candidate; a span then keeps its best one.
+    threshold = torch.minimum(threshold, candidate_iou.max(0).values)
 
     centers = anchor_centers[candidate_index]
     inside = (centers > gt_spans[None, :, 0]) & (centers < gt_spans[None, :, 1])

@@ -72,6 +72,21 @@ def sigmoid_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float
     return alpha_t * ce * (1 - p_t) ** gamma
 
 
+class ConvTower(nn.Module):
+    """``layers`` x (Conv1d k=3, LayerNorm over channels, ReLU) that keeps padded clips at zero, so a
+    window's output does not depend on how much padding its batch adds. (B, D, L), mask (B, 1, L) -> (B, D, L)."""
+
+    def __init__(self, *, dim: int, layers: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv1d(dim, dim, 3, padding=1) for _ in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(layers))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        for conv, norm in zip(self.convs, self.norms):
+            x = torch.relu(norm(conv(x).transpose(1, 2)).transpose(1, 2)) * mask
+        return x
+
+
 class ATSSHead(nn.Module):
     """forward(features (B, L, D), video_mask (B, L)) -> dict with
     ``atss_logits`` (B, L*levels), ``atss_deltas`` (B, L*levels, 2), ``atss_centerness`` (B, L*levels).
@@ -80,14 +95,8 @@ class ATSSHead(nn.Module):
     def __init__(self, *, dim: int, num_levels: int, tower_layers: int = 2, prior_prob: float = 0.01) -> None:
         super().__init__()
         self.num_levels = num_levels
-
-        def tower() -> nn.Sequential:
-            layers: list[nn.Module] = []
-            for _ in range(tower_layers):
-                layers += [nn.Conv1d(dim, dim, 3, padding=1), nn.GroupNorm(min(32, dim // 4) or 1, dim), nn.ReLU()]
-            return nn.Sequential(*layers)
-
-        self.cls_tower, self.reg_tower = tower(), tower()
+        self.cls_tower = ConvTower(dim=dim, layers=tower_layers)
+        self.reg_tower = ConvTower(dim=dim, layers=tower_layers)
         self.cls_out = nn.Conv1d(dim, num_levels, 3, padding=1)
         self.reg_out = nn.Conv1d(dim, 2 * num_levels, 3, padding=1)
         self.ctr_out = nn.Conv1d(dim, num_levels, 3, padding=1)
@@ -96,8 +105,9 @@ class ATSSHead(nn.Module):
         nn.init.zeros_(self.reg_out.bias)
 
     def forward(self, features: torch.Tensor, video_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (features * video_mask.unsqueeze(-1)).transpose(1, 2)  # (B, D, L)
-        cls_feat, reg_feat = self.cls_tower(x), self.reg_tower(x)
+        mask = video_mask.unsqueeze(1).to(features.dtype)  # (B, 1, L)
+        x = features.transpose(1, 2) * mask  # (B, D, L)
+        cls_feat, reg_feat = self.cls_tower(x, mask), self.reg_tower(x, mask)
         b, _, length = x.shape
         # (B, levels, L) -> (B, L, levels) -> (B, L*levels): the (clip, level) layout of the anchors
         logits = self.cls_out(cls_feat).transpose(1, 2).reshape(b, length * self.num_levels)

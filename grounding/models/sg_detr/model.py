@@ -15,6 +15,7 @@ Switches live in :class:`SGDETRModelConfig`; every output key is documented in :
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,9 @@ from grounding.models.sg_detr.query_selection import QuerySelection
 from grounding.models.sg_detr.saliency_amplifier import SaliencyAmplifier
 from grounding.models.sg_detr.sgca import SGCALayer
 from grounding.models.sg_detr.weighted_boxes_fusion import fuse_spans
+from grounding.models.qd_detr.input_projection import InputProjection
 from grounding.position_encoding import PositionEmbeddingSine
+from grounding.predictor import WindowPrediction, window_predictions
 from grounding.span_ops import span_cw_to_se
 
 
@@ -50,27 +53,6 @@ class ExtraQueries:
     valid: torch.Tensor
 
 
-@dataclass
-class SpanPrediction:
-    """One window's ranked moments: spans float32 (K, 2) normalised (start, end) of the window length,
-    scores float32 (K,) in [0, 1] descending, saliency float32 (L_i,) S_global logits of the real clips."""
-
-    spans: np.ndarray
-    scores: np.ndarray
-    saliency: np.ndarray
-
-
-def input_projection(in_dim: int, out_dim: int, layers: int, dropout: float) -> nn.Sequential:
-    """QD-DETR style: ``layers`` x (LayerNorm, Dropout, Linear), ReLU between them. (..., in) -> (..., out)."""
-    modules: list[nn.Module] = []
-    dims = [in_dim] + [out_dim] * layers
-    for i in range(layers):
-        modules += [nn.LayerNorm(dims[i]), nn.Dropout(dropout), nn.Linear(dims[i], dims[i + 1])]
-        if i < layers - 1:
-            modules.append(nn.ReLU())
-    return nn.Sequential(*modules)
-
-
 class SGDETR(nn.Module):
     """Saliency-Guided DETR; build it with :func:`grounding.models.sg_detr.build_model`."""
 
@@ -78,8 +60,12 @@ class SGDETR(nn.Module):
         super().__init__()
         self.config = config
         d, enc, dec = config.hidden_dim, config.encoder, config.decoder
-        self.video_proj = input_projection(config.video_dim, d, config.input_layers, config.input_dropout)
-        self.text_proj = input_projection(config.text_dim, d, config.input_layers, config.input_dropout)
+        self.video_proj = InputProjection(
+            input_dim=config.video_dim, hidden_dim=d, num_layers=config.input_layers, dropout=config.input_dropout
+        )
+        self.text_proj = InputProjection(
+            input_dim=config.text_dim, hidden_dim=d, num_layers=config.input_layers, dropout=config.input_dropout
+        )
         self.position = PositionEmbeddingSine(num_feats=d)
         self.local_saliency = LocalSaliencyHead(
             dim=d, heads=enc.heads, ffn_dim=enc.ffn_dim, dropout=config.dropout,
@@ -269,11 +255,14 @@ class SGDETR(nn.Module):
     # ----- inference -----
 
     @torch.no_grad()
-    def postprocess(self, outputs: dict, video_mask: torch.Tensor) -> list[SpanPrediction]:
-        """Ranked spans and per-clip saliency per window, from :meth:`forward` outputs (eval mode).
+    def postprocess(
+        self, outputs: dict, video_mask: torch.Tensor, *, clip_seconds: float | Sequence[float]
+    ) -> list[WindowPrediction]:
+        """Ranked spans in seconds and per-clip saliency per window, from :meth:`forward` outputs (eval mode).
 
         DETR spans are scored by p (IoU head off) or S_det = p^γ·σ(IoU)^(1-γ); with the ATSS head on they
-        are fused with its top spans by weighted boxes fusion. Spans are clipped to the window.
+        are fused with its top spans by weighted boxes fusion. Spans are clipped to the window; the
+        saliency is σ(S_global) (σ(S_local) with the global saliency module off).
         """
         cfg = self.config
         prob = outputs["pred_logits"].softmax(-1)[..., 0]
@@ -281,27 +270,23 @@ class SGDETR(nn.Module):
             score = detection_score(prob, torch.sigmoid(outputs["pred_iou"]), cfg.iou_head.gamma)
         else:
             score = prob
-        detr_spans = span_cw_to_se(outputs["pred_spans"]).clamp(0, 1).float().cpu().numpy()
-        detr_scores = score.float().cpu().numpy()
-        atss = None
-        if "atss_logits" in outputs:
-            spans, scores = atss_predictions(outputs, outputs["atss_anchors"], outputs["atss_valid"], cfg.atss.inference_top_k)
-            atss = (span_cw_to_se(spans).clamp(0, 1).float().cpu().numpy(), scores.float().cpu().numpy())
-        lengths = video_mask.sum(1).tolist()
-        saliency = outputs["saliency_scores"].float().cpu().numpy()
-        predictions = []
-        for i, length in enumerate(lengths):
-            if atss is None:
-                order = np.argsort(-detr_scores[i], kind="stable")
-                spans_i, scores_i = detr_spans[i][order], detr_scores[i][order]
-            else:
-                spans_i, scores_i = fuse_spans(
-                    [detr_spans[i], atss[0][i]], [detr_scores[i], atss[1][i]],
-                    [cfg.fusion.detr_weight, cfg.fusion.atss_weight],
-                    iou_threshold=cfg.fusion.iou_threshold, skip_score=cfg.fusion.skip_score,
-                )
-            predictions.append(
-                SpanPrediction(spans=spans_i.astype(np.float32), scores=scores_i.astype(np.float32),
-                               saliency=saliency[i, : int(length)].astype(np.float32))
+        saliency = torch.sigmoid(outputs["saliency_scores"])
+        predictions = window_predictions(outputs["pred_spans"], score, saliency, video_mask, clip_seconds)
+        if "atss_logits" not in outputs:
+            return predictions
+        atss_spans, atss_scores = atss_predictions(
+            outputs, outputs["atss_anchors"], outputs["atss_valid"], cfg.atss.inference_top_k
+        )
+        atss_se = span_cw_to_se(atss_spans).clamp(0, 1).float().cpu().numpy()
+        atss_scores_np = atss_scores.float().cpu().numpy()
+        lengths = video_mask.sum(1).cpu().numpy().astype(np.float64)
+        seconds = np.broadcast_to(np.asarray(clip_seconds, dtype=np.float64), lengths.shape) * lengths
+        for i, prediction in enumerate(predictions):
+            spans, scores = fuse_spans(
+                [prediction.spans / seconds[i], atss_se[i]], [prediction.scores, atss_scores_np[i]],
+                [cfg.fusion.detr_weight, cfg.fusion.atss_weight],
+                iou_threshold=cfg.fusion.iou_threshold, skip_score=cfg.fusion.skip_score,
             )
+            prediction.spans = (spans * seconds[i]).astype(np.float32)
+            prediction.scores = scores
         return predictions
