@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -174,19 +174,11 @@ def _drop_duplicates(windows: list[CandidateWindow]) -> list[CandidateWindow]:
 class CoarseRetriever:
     """Shortlists videos and grounding windows for a query vector (see the module docstring).
 
-    ``store`` answers FAISS searches and clip locations; ``lookup_videos(ids)`` returns the
-    :class:`VideoRecord` of each indexed video id it knows (ids it does not know are skipped: a
-    video removed between the FAISS search and the lookup).
+    ``store`` answers FAISS searches and clip locations (the library).
     """
 
-    def __init__(
-        self,
-        store: VectorStore,
-        lookup_videos: Callable[[list[int]], Mapping[int, VideoRecord]],
-        config: CoarseConfig | None = None,
-    ) -> None:
+    def __init__(self, store: VectorStore, config: CoarseConfig | None = None) -> None:
         self.store = store
-        self.lookup_videos = lookup_videos
         self.config = config or CoarseConfig()
 
     def shortlist(
@@ -195,34 +187,37 @@ class CoarseRetriever:
         *,
         n_clips: int,
         n_videos: int,
+        videos: Mapping[int, VideoRecord],
+        filtered: bool = False,
         window_clips: int | None = None,
-        allowed: Mapping[int, VideoRecord] | None = None,
     ) -> Shortlist:
         """Shortlist for one query.
 
         query float32 ``(dim,)`` L2-normalised; n_clips vectors in the index; n_videos how many
         videos the caller wants ranked (the shortlist keeps ``max(n_videos, max_videos)``);
-        window_clips overrides the window length (a checkpoint's ``max_clips``); allowed, when a
-        filter is active, the only videos that may appear (by id).
+        videos the records of the videos that may appear, by id (hits of other ids, e.g. a video
+        removed since, are dropped); filtered: ``videos`` is a filtered subset of the library, so
+        the search is widened in proportion and, if needed, repeated wider until enough of their
+        clips are hit; window_clips overrides the window length (a checkpoint's ``max_clips``).
         """
         cfg = self.config
         width = window_clips or cfg.window_clips
         want_videos = max(n_videos, cfg.max_videos)
         k = adaptive_k(n_clips, cfg)
-        if allowed is not None:
-            allowed_clips = sum(max(v.clip_count, 0) for v in allowed.values())
-            if not allowed or allowed_clips == 0:
+        allowed_ids = np.fromiter(videos, dtype=np.int64, count=len(videos))
+        if filtered:
+            allowed_clips = sum(max(int(v.clip_count), 0) for v in videos.values())
+            if allowed_clips == 0:
                 return Shortlist([], {}, {}, 0.0, 0.0, 0)
             # Expect hits of allowed videos in proportion to their share of the library.
             k = min(n_clips, int(math.ceil(k * n_clips / allowed_clips)))
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
         while True:
             video_ids, clip_index, scores = self._hits(q, k)
-            if allowed is not None:
-                keep = np.isin(video_ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-                video_ids, clip_index, scores = video_ids[keep], clip_index[keep], scores[keep]
+            keep = np.isin(video_ids, allowed_ids)
+            video_ids, clip_index, scores = video_ids[keep], clip_index[keep], scores[keep]
             enough = np.unique(video_ids).size >= want_videos or scores.size >= adaptive_k(n_clips, cfg)
-            if allowed is None or enough or k >= n_clips:
+            if not filtered or enough or k >= n_clips:
                 break
             k = min(n_clips, 4 * k)
         if scores.size == 0:
@@ -232,17 +227,14 @@ class CoarseRetriever:
         for vid, score in zip(video_ids.tolist(), scores.tolist()):
             if score > best_per_video.get(vid, -math.inf):
                 best_per_video[vid] = score
-        ranked = sorted(best_per_video, key=lambda v: -best_per_video[v])
-        records = dict(allowed) if allowed is not None else dict(self.lookup_videos(ranked[: 2 * want_videos]))
-        ranked = [v for v in ranked if v in records][:want_videos]
+        ranked = sorted(best_per_video, key=lambda v: -best_per_video[v])[:want_videos]
 
         per_video: list[list[CandidateWindow]] = []
         for vid in ranked:
             mine = video_ids == vid
-            record = records[vid]
             per_video.append(
                 place_windows(
-                    clip_index[mine], scores[mine], int(record.clip_count), vid,
+                    clip_index[mine], scores[mine], int(videos[vid].clip_count), vid,
                     window_clips=width, overlap_clips=cfg.window_overlap_clips, gap_clips=cfg.cluster_gap_clips,
                 )[: cfg.max_windows_per_video]
             )
@@ -252,7 +244,7 @@ class CoarseRetriever:
         used = {w.video_id for w in windows}
         return Shortlist(
             windows=windows,
-            videos={v: records[v] for v in ranked if v in used},
+            videos={v: videos[v] for v in ranked if v in used},
             video_scores={v: best_per_video[v] for v in ranked if v in used},
             top_score=float(scores.max()),
             cutoff_score=float(scores.min()),
@@ -268,8 +260,4 @@ class CoarseRetriever:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, np.empty(0, dtype=np.float32)
         video_ids, clip_index = self.store.clip_locations(ids)
-        # A clip deleted between the search and the lookup comes back as -1: drop it.
-        known = np.asarray(video_ids) >= 0
-        return (np.asarray(video_ids, dtype=np.int64)[known], np.asarray(clip_index, dtype=np.int64)[known],
-                scores[known])
-
+        return np.asarray(video_ids, dtype=np.int64), np.asarray(clip_index, dtype=np.int64), scores

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexer.store_errors import LibraryError
 from search.coarse_retrieval import CandidateWindow, CoarseConfig, CoarseRetriever
 from search.ranking import Moment, RankingConfig, rank_moments
 from search.training_free import TrainingFreeConfig, TrainingFreeGrounder, clip_query_similarity
@@ -108,7 +109,7 @@ class Searcher:
         self._grounder: Any = None
         self._grounding_name: str | None = None
         self._training_free = TrainingFreeGrounder(self.config.training_free)
-        self._retriever = CoarseRetriever(self._library, self._lookup_videos, self.config.coarse)
+        self._retriever = CoarseRetriever(self._library, self.config.coarse)
         self._load_lock = threading.Lock()
 
     @property
@@ -146,15 +147,15 @@ class Searcher:
         :class:`GroundingMismatchError`, ``ValueError`` for out-of-range options.
         """
         query = normalise_query(text)
-        identity = self._require_indexed()
+        _check_options(top, per_video, min_duration, max_duration)
+        catalog = self._catalog()
+        identity = self._require_indexed(catalog)
         encoder = self._load_encoder(identity)
         started = time.perf_counter()
         features, notes = encode_query(encoder, query)
         encode_ms = (time.perf_counter() - started) * 1000
-        response = self.search_features(
-            query, features, top=top, per_video=per_video, path_glob=path_glob,
-            min_duration=min_duration, max_duration=max_duration,
-        )
+        response = self._run(query, features, catalog, identity, top=top, per_video=per_video,
+                             path_glob=path_glob, min_duration=min_duration, max_duration=max_duration)
         return SearchResponse(
             query=query, results=response.results, warnings=[*notes, *response.warnings],
             grounding=response.grounding, timings_ms={"encode": encode_ms, **response.timings_ms},
@@ -177,19 +178,45 @@ class Searcher:
         float32 ``(N, text_dim)`` (used by a grounding checkpoint only).
         """
         _check_options(top, per_video, min_duration, max_duration)
-        identity = self._require_indexed()
+        catalog = self._catalog()
+        identity = self._require_indexed(catalog)
+        return self._run(query, features, catalog, identity, top=top, per_video=per_video,
+                         path_glob=path_glob, min_duration=min_duration, max_duration=max_duration)
+
+    def _run(
+        self,
+        query: str,
+        features: TextFeatures,
+        catalog: dict[int, VideoRecord],
+        identity: EncoderIdentity,
+        *,
+        top: int,
+        per_video: int,
+        path_glob: str | None,
+        min_duration: float | None,
+        max_duration: float | None,
+    ) -> SearchResponse:
+        """Retrieve, load, ground, rank; ``catalog`` holds every indexed video (one DB read per query)."""
         pooled = np.asarray(features.pooled, dtype=np.float32).reshape(-1)
         if pooled.shape[0] != identity.dim:
             raise ValueError(f"query vector has {pooled.shape[0]} dims but the library stores {identity.dim}")
         pooled = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
         grounder = self._load_grounder(identity)
+        window_clips = int(grounder.meta.max_clips) if grounder is not None and grounder.meta.max_clips else None
+        tokens = np.asarray(features.tokens, dtype=np.float32)
+        if grounder is not None and (tokens.ndim != 2 or tokens.shape[1] != int(grounder.meta.text_dim)):
+            raise GroundingMismatchError(
+                f"grounding checkpoint {self._grounding_name} expects text features of dim {grounder.meta.text_dim}, "
+                f"the library's encoder gives {tokens.shape[-1]}"
+            )
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
-        allowed = self._allowed_videos(path_glob, min_duration, max_duration)
-        window_clips = int(grounder.meta.max_clips) if grounder is not None else None
+        filtered = path_glob is not None or min_duration is not None or max_duration is not None
+        candidates = self._filter(catalog, path_glob, min_duration, max_duration) if filtered else catalog
         shortlist = self._retriever.shortlist(
-            pooled, n_clips=self._vector_count(), n_videos=top, window_clips=window_clips, allowed=allowed
+            pooled, n_clips=sum(v.clip_count for v in catalog.values()), n_videos=top, videos=candidates,
+            filtered=filtered, window_clips=window_clips,
         )
         clock = _lap(timings, "retrieve", clock)
 
@@ -201,7 +228,6 @@ class Searcher:
         elif grounder is None:
             predictions = self._training_free.predict(feats, pooled, float(identity.clip_seconds))
         else:
-            tokens = np.asarray(features.tokens, dtype=np.float32)
             predictions = grounder.predict(feats, tokens, top_k=self.config.model_top_k)
         clock = _lap(timings, "ground", clock)
 
@@ -211,56 +237,58 @@ class Searcher:
             top=top, per_video=per_video, config=self.config.ranking,
         )
         _lap(timings, "rank", clock)
-        notes = [] if results or allowed is None or allowed else ["no indexed video matches the path/duration filter"]
+        notes = ["no indexed video matches the path/duration filter"] if filtered and not candidates else []
         return SearchResponse(query=query, results=results, warnings=notes,
                               grounding=self._grounding_name or TRAINING_FREE, timings_ms=timings)
 
     # -- stages ----------------------------------------------------------------------------------
 
-    def _require_indexed(self) -> EncoderIdentity:
+    def _catalog(self) -> dict[int, VideoRecord]:
+        """Every indexed video by id, in one DB read (also re-binds a library indexed since it was opened)."""
+        if self._library.identity is None:
+            from indexer.library import Library
+
+            reopened = Library.open(self._library.directory, readonly=True)
+            if reopened.identity is None:
+                reopened.close()
+                return {}
+            self._library.close()
+            self._library = reopened
+            self._retriever = CoarseRetriever(reopened, self.config.coarse)
+        return {v.id: _with_defaults(v, self._library.identity) for v in self._library.videos(status="indexed")}
+
+    def _require_indexed(self, catalog: dict[int, VideoRecord]) -> EncoderIdentity:
         identity = self._library.identity
-        if identity is None or self._vector_count() == 0:
+        if identity is None or not any(v.clip_count > 0 for v in catalog.values()):
             raise EmptyLibraryError(
                 f"library {self._library.directory} has no indexed videos yet: run `vsearch index DIR` first"
             )
         return identity
 
-    def _vector_count(self) -> int:
-        return int(self._library.stats().vectors)
-
-    def _lookup_videos(self, ids: list[int]) -> dict[int, VideoRecord]:
-        from indexer.store_errors import LibraryError
-
-        records: dict[int, VideoRecord] = {}
-        for video_id in ids:
-            try:
-                record = self._library.video(video_id)
-            except (KeyError, LibraryError):  # removed since the FAISS search
-                continue
-            if record.status == "indexed":
-                records[video_id] = record
-        return records
-
-    def _allowed_videos(
-        self, path_glob: str | None, min_duration: float | None, max_duration: float | None
-    ) -> dict[int, VideoRecord] | None:
-        if path_glob is None and min_duration is None and max_duration is None:
-            return None
+    def _filter(
+        self, catalog: dict[int, VideoRecord], path_glob: str | None, min_duration: float | None,
+        max_duration: float | None,
+    ) -> dict[int, VideoRecord]:
+        """The catalog restricted to the filters (the glob is matched by the store, as ``Library.videos``)."""
         lo = min_duration if min_duration is not None else -math.inf
         hi = max_duration if max_duration is not None else math.inf
-        return {
-            v.id: v for v in self._library.videos(status="indexed", path_glob=path_glob)
-            if lo <= float(v.duration) <= hi
-        }
+        ids = catalog.keys() if path_glob is None else \
+            [v.id for v in self._library.videos(status="indexed", path_glob=path_glob)]
+        return {i: catalog[i] for i in ids if i in catalog and lo <= float(catalog[i].duration or 0.0) <= hi}
 
     def _load_windows(self, windows: list[CandidateWindow]) -> tuple[list[CandidateWindow], list[np.ndarray]]:
         """Clip embeddings per window, one DB round trip; windows whose clips vanished are dropped."""
         if not windows:
             return [], []
         spans = [(w.video_id, w.first_clip, w.end_clip) for w in windows]
+        try:
+            loaded = self._library.clip_embeddings(spans)
+        except LibraryError:  # a shortlisted video was removed by a concurrent index run: skip it
+            loaded = [self._library.clip_embeddings([span])[0] if self._exists(span[0]) else np.empty((0, 0))
+                      for span in spans]
         kept_windows: list[CandidateWindow] = []
         kept_feats: list[np.ndarray] = []
-        for window, feats in zip(windows, self._library.clip_embeddings(spans)):
+        for window, feats in zip(windows, loaded):
             feats = np.asarray(feats, dtype=np.float32)
             if feats.shape[0] == 0:
                 continue
@@ -270,6 +298,12 @@ class Searcher:
             kept_windows.append(window)
             kept_feats.append(feats)
         return kept_windows, kept_feats
+
+    def _exists(self, video_id: int) -> bool:
+        try:
+            return self._library.video(video_id).status == "indexed"
+        except LibraryError:
+            return False
 
     # -- models ----------------------------------------------------------------------------------
 
@@ -292,8 +326,7 @@ class Searcher:
             if choice is None or choice.strip().lower() in ("", TRAINING_FREE):
                 self._grounder, self._grounding_name = None, TRAINING_FREE
                 return None
-            grounder = load_grounder(Path(choice), self.device)
-            check_grounder_compatible(grounder.meta, identity, str(choice))
+            grounder = load_grounder(Path(choice), identity, self.device)
             self._grounder, self._grounding_name = grounder, str(choice)
             return grounder
 
@@ -325,21 +358,27 @@ def encode_query(encoder: Encoder, query: str) -> tuple[TextFeatures, list[str]]
     return features, notes
 
 
-def load_grounder(run_dir: Path, device: str) -> Any:
-    """``grounding.predictor.Grounder.from_checkpoint`` with ``device`` resolved (``auto`` -> cuda/cpu)."""
-    from grounding.predictor import Grounder
-    from indexer.encoders.device import resolve_device
+def load_grounder(run_dir: Path, identity: EncoderIdentity, device: str) -> Any:
+    """``grounding.predictor.Grounder.from_checkpoint`` after checking its features fit the library.
 
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"grounding checkpoint {run_dir} does not exist (expected a training RUN_DIR)")
-    return Grounder.from_checkpoint(run_dir, device=str(resolve_device(device)))
+    The compatibility check reads only ``config.json``, so a mismatched checkpoint is refused before
+    any weights are loaded. ``device`` ``auto`` resolves to CUDA when available.
+    """
+    from grounding.checkpoint import read_meta
+    from grounding.predictor import Grounder
+
+    check_grounder_compatible(read_meta(run_dir), identity, str(run_dir))
+    return Grounder.from_checkpoint(run_dir, device=device)
 
 
 def check_grounder_compatible(meta: Any, identity: EncoderIdentity, run_dir: str) -> None:
-    """Refuse a checkpoint trained on other features than the library's, naming both."""
-    encoder = dict(getattr(meta, "encoder", None) or {})
+    """Refuse a checkpoint trained on other features than the library's, naming both.
+
+    meta is a ``grounding.checkpoint.CheckpointMeta`` (video_dim, clip_seconds, encoder identity dict).
+    """
+    encoder = dict(meta.encoder or {})
     theirs = (
-        f"{encoder.get('name', '?')} ({encoder.get('model_id', '?')}, dim {meta.video_dim}, "
+        f"{encoder.get('name', 'unknown encoder')} ({encoder.get('model_id', '?')}, dim {meta.video_dim}, "
         f"{float(meta.clip_seconds):g} s clips)"
     )
     ours = f"{identity.name} ({identity.model_id}, dim {identity.dim}, {identity.clip_seconds:g} s clips)"
@@ -353,6 +392,17 @@ def check_grounder_compatible(meta: Any, identity: EncoderIdentity, run_dir: str
         raise GroundingMismatchError(
             f"grounding checkpoint {run_dir} was trained on {theirs} features but this library holds {ours}"
         )
+
+
+def _with_defaults(video: VideoRecord, identity: EncoderIdentity | None) -> VideoRecord:
+    """Fill ``clip_seconds``/``duration`` of a record that lacks them (ranking needs both)."""
+    from dataclasses import replace
+
+    clip_seconds = video.clip_seconds or (identity.clip_seconds if identity else 0.0)
+    duration = video.duration if video.duration is not None else video.clip_count * clip_seconds
+    if (clip_seconds, duration) == (video.clip_seconds, video.duration):
+        return video
+    return replace(video, clip_seconds=clip_seconds, duration=duration)
 
 
 def _check_options(top: int, per_video: int, min_duration: float | None, max_duration: float | None) -> None:

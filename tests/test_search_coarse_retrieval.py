@@ -103,8 +103,7 @@ def test_shortlist_ranks_videos_by_best_hit_and_keeps_geometry() -> None:
         12: _video(3, {}, seed=3),
     })
     records = {10: FakeVideo(10, 40), 11: FakeVideo(11, 5400), 12: FakeVideo(12, 3)}
-    retriever = CoarseRetriever(store, lambda ids: {i: records[i] for i in ids})
-    shortlist = retriever.shortlist(QUERY, n_clips=5443, n_videos=2)
+    shortlist = CoarseRetriever(store).shortlist(QUERY, n_clips=5443, n_videos=2, videos=records)
     assert store.searched_k == [adaptive_k(5443, CoarseConfig())]
     assert list(shortlist.video_scores)[:2] == [11, 10]
     best = shortlist.windows[0]
@@ -118,8 +117,8 @@ def test_window_budget_and_per_video_cap() -> None:
     videos = {v: _video(600, {(50, 55): 0.9, (300, 305): 0.8, (500, 505): 0.7}, seed=v) for v in range(8)}
     store = ExactStore(videos)
     config = CoarseConfig(max_windows=10, max_windows_per_video=2)
-    retriever = CoarseRetriever(store, lambda ids: {i: FakeVideo(i, 600) for i in ids}, config)
-    shortlist = retriever.shortlist(QUERY, n_clips=4800, n_videos=5)
+    records = {i: FakeVideo(i, 600) for i in range(8)}
+    shortlist = CoarseRetriever(store, config).shortlist(QUERY, n_clips=4800, n_videos=5, videos=records)
     assert len(shortlist.windows) == 10
     per_video = {v: sum(w.video_id == v for w in shortlist.windows) for v in range(8)}
     assert max(per_video.values()) <= 2
@@ -131,8 +130,9 @@ def test_filter_widens_the_search_until_allowed_videos_are_hit() -> None:
     videos = {v: _video(200, {(0, 200): 0.9}, seed=v) for v in range(50)}
     videos[99] = _video(200, {(120, 125): 0.3}, seed=99)
     store = ExactStore(videos)
-    retriever = CoarseRetriever(store, lambda ids: pytest.fail("filtered search must not look up videos"))
-    shortlist = retriever.shortlist(QUERY, n_clips=10_200, n_videos=5, allowed={99: FakeVideo(99, 200)})
+    shortlist = CoarseRetriever(store).shortlist(
+        QUERY, n_clips=10_200, n_videos=5, videos={99: FakeVideo(99, 200)}, filtered=True
+    )
     assert set(shortlist.videos) == {99}
     assert any(w.first_clip <= 120 and w.end_clip >= 125 for w in shortlist.windows)
     assert shortlist.top_score == pytest.approx(0.3)
@@ -141,5 +141,16 @@ def test_filter_widens_the_search_until_allowed_videos_are_hit() -> None:
 
 def test_empty_filter_and_unknown_videos_give_an_empty_shortlist() -> None:
     store = ExactStore({1: _video(10, {(2, 4): 0.9})})
-    assert CoarseRetriever(store, lambda ids: {}).shortlist(QUERY, n_clips=10, n_videos=3).windows == []
-    assert CoarseRetriever(store, lambda ids: {}).shortlist(QUERY, n_clips=10, n_videos=3, allowed={}).windows == []
+    retriever = CoarseRetriever(store)
+    assert retriever.shortlist(QUERY, n_clips=10, n_videos=3, videos={}).windows == []
+    assert retriever.shortlist(QUERY, n_clips=10, n_videos=3, videos={}, filtered=True).windows == []
+
+
+def test_filter_widening_stops_at_the_whole_library() -> None:
+    # The allowed video has no clip similar to the query at all: search the whole index once, then stop.
+    store = ExactStore({1: _video(300, {(0, 300): 0.9}), 2: _video(10, {})})
+    shortlist = CoarseRetriever(store).shortlist(
+        QUERY, n_clips=310, n_videos=3, videos={2: FakeVideo(2, 10)}, filtered=True
+    )
+    assert store.searched_k[-1] == 310
+    assert set(shortlist.videos) == {2}
