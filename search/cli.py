@@ -172,13 +172,13 @@ def _print_table(response: SearchResponse) -> None:
         return
     table = Table(title=f"{response.query}", title_justify="left", header_style="bold")
     table.add_column("#", justify="right")
-    table.add_column("file", overflow="fold")
+    table.add_column("file", overflow="fold", ratio=1)
     table.add_column("time", no_wrap=True)
     table.add_column("score", justify="right")
     table.add_column("saliency", no_wrap=True)
     for rank, moment in enumerate(response.results, 1):
         table.add_row(str(rank), _display_path(moment.path), f"{timecode(moment.start)}–{timecode(moment.end)}",
-                      f"{moment.score:.3f}", sparkline(moment))
+                      f"{moment.score:.3f}", sparkline(moment, SPARK_WIDTH if console.width >= 100 else SPARK_WIDTH // 2))
     console.print(table)
     if response.grounding != "none":
         console.print(f"[dim]grounding: {response.grounding}[/dim]")

@@ -20,7 +20,9 @@ For every predicted span of every window:
 4. **Duplicates.** Per video, greedy non-maximum suppression drops a moment whose temporal IoU
    with a better one is >= ``nms_iou`` (neighbouring windows overlap, and detection heads emit
    near-duplicate spans).
-5. **Caps.** At most ``per_video`` moments per video, ``top`` overall, sorted by score descending.
+5. **Floor and caps.** Moments scoring below ``min_score`` are dropped (a span at the retrieval
+   cut-off with no grounding evidence is noise, not a weak result); then at most ``per_video``
+   moments per video, ``top`` overall, sorted by score descending.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class RankingConfig:
 
     grounding_weight: float = 0.5   # w in the score formula (module docstring)
     nms_iou: float = 0.5
+    min_score: float = 0.02
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.grounding_weight <= 1.0 or not 0.0 < self.nms_iou <= 1.0:
@@ -149,6 +152,8 @@ def rank_moments(
             c = float(sims[first:last].max()) if sims[first:last].size else cutoff_score
             score = cfg.grounding_weight * float(np.clip(g, 0.0, 1.0)) + (1 - cfg.grounding_weight) * \
                 normalised_coarse(c, top_score, cutoff_score)
+            if score < cfg.min_score:
+                continue
             start_at_edge = start - w_start < cs and window.first_clip > 0
             end_at_edge = w_end - end < cs and w_end < float(video.duration) - 1e-6
             candidates.append(_Candidate(window.video_id, start, end, score, w_index, start_at_edge, end_at_edge))
