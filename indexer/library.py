@@ -289,12 +289,16 @@ class Library:
         dim = self.identity.dim
         prepared = []
         for video, embeddings, clip_times in batch:
-            emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, dim) if np.size(embeddings) else \
-                np.empty((0, dim), np.float32)
-            times = np.asarray(clip_times, dtype=np.float64).reshape(-1, 2) if np.size(clip_times) else \
-                np.empty((0, 2), np.float64)
-            if len(emb) != len(times) or not np.isfinite(emb).all():
-                raise ValueError(f"{video.path}: need finite ({len(times)}, {dim}) embeddings for {len(times)} clips")
+            emb = np.asarray(embeddings, dtype=np.float32)
+            times = np.asarray(clip_times, dtype=np.float64)
+            if emb.size == 0:
+                emb = emb.reshape(0, dim)
+            if times.size == 0:
+                times = times.reshape(0, 2)
+            if (emb.ndim != 2 or emb.shape[1] != dim or times.shape != (len(emb), 2)
+                    or not np.isfinite(emb).all() or not np.isfinite(times).all()):
+                raise ValueError(f"{video.path}: need finite ({len(times)}, {dim}) embeddings and "
+                                 f"({len(times)}, 2) clip times, got {emb.shape} and {times.shape}")
             norms = np.linalg.norm(emb, axis=1, keepdims=True)
             prepared.append((video, emb / np.where(norms > 0, norms, 1), times))
         with self._lock:

@@ -1,0 +1,90 @@
+"""Two real processes: one adds videos while the other reads stats and searches, both succeed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from indexer.library import Library
+
+REPO = Path(__file__).resolve().parents[1]
+
+WRITER = textwrap.dedent("""
+    import sys, time, numpy as np
+    from pathlib import Path
+    from indexer.encoders.registry import EncoderIdentity
+    from indexer.library import Library, NewVideo
+    from indexer.vector_store import StoreConfig
+    directory = Path(sys.argv[1])
+    rng = np.random.default_rng(0)
+    with Library.create_or_open(directory, EncoderIdentity("tiny", "tiny", "tiny-v1", 32, 2.0),
+                                config=StoreConfig(persist_interval_s=0.2)) as lib:
+        Path(sys.argv[2]).write_text("bound")
+        for i in range(40):
+            n = int(rng.integers(5, 60))
+            x = rng.normal(size=(n, 32)).astype(np.float32)
+            t = np.stack([np.arange(n) * 2.0, np.arange(n) * 2.0 + 2.0], 1)
+            lib.add_video(NewVideo(f"/v/{i}.mp4", n, 1.0, str(i), 2.0 * n, 25.0, 64, 48), x, t)
+            if i % 10 == 9:
+                lib.remove_video(lib.videos()[0].id)
+            time.sleep(0.01)
+    Path(sys.argv[3]).write_text("done")
+""")
+
+READER = textwrap.dedent("""
+    import json, sys, time, numpy as np
+    from pathlib import Path
+    from indexer.library import Library
+    from indexer.vector_store import StoreConfig
+    directory, done = Path(sys.argv[1]), Path(sys.argv[2])
+    rng = np.random.default_rng(1)
+    reads, searches, seen, hits, lost = 0, 0, [], 0, 0
+    with Library.open(directory, readonly=True, config=StoreConfig(refresh_interval_s=0.0)) as lib:
+        while True:
+            finished = done.exists()
+            stats = lib.stats()
+            reads += 1
+            seen.append(stats.videos_indexed)
+            q = rng.normal(size=(2, 32)).astype(np.float32)
+            scores, ids = lib.search_vectors(q / np.linalg.norm(q, axis=1, keepdims=True), 5)
+            videos, _ = lib.clip_locations(ids[ids >= 0])
+            hits += len(videos)
+            lost += int((videos < 0).sum())  # only a video removed between the two calls
+            searches += 1
+            if finished:
+                break
+        final = lib.stats()
+    print(json.dumps({"reads": reads, "searches": searches, "max_seen": max(seen),
+                      "distinct": len(set(seen)), "hits": hits, "lost": lost, "clips": final.clips, "vectors": final.vectors}))
+""")
+
+
+@pytest.mark.timeout(120)
+def test_reader_process_works_while_writer_process_indexes(tmp_path: Path) -> None:
+    directory, bound, done = tmp_path / "lib", tmp_path / "bound", tmp_path / "done"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(directory), str(bound), str(done)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    while not bound.exists():
+        assert writer.poll() is None, writer.communicate()[1][-2000:]
+    reader = subprocess.run([sys.executable, "-c", READER, str(directory), str(done)],
+                            capture_output=True, text=True, env=env, cwd=REPO, timeout=100)
+    _, writer_err = writer.communicate(timeout=100)
+    assert writer.returncode == 0, writer_err[-2000:]
+    assert reader.returncode == 0, reader.stderr[-2000:]
+    report = json.loads(reader.stdout.strip().splitlines()[-1])
+    assert report["searches"] >= 3
+    assert report["hits"] > 0 and report["lost"] <= 0.1 * report["hits"]
+    assert report["distinct"] >= 2, "the reader never saw the library change while it was being written"
+    assert report["clips"] == report["vectors"] > 0
+
+    with Library.open(directory, readonly=True) as lib:
+        stats = lib.stats()
+        assert stats.videos_indexed == 36 and stats.clips == stats.vectors
+        assert not stats.run_in_progress
