@@ -43,8 +43,9 @@ class CoarseConfig:
     k_per_sqrt: float = 2.0        # k = k_per_sqrt * sqrt(n_clips), clamped to [k_min, k_max]
     k_min: int = 128
     k_max: int = 2048
+    hits_per_video: int = 10       # k >= hits_per_video * videos wanted
     max_videos: int = 20           # videos shortlisted for grounding (at least `top` is asked)
-    max_windows: int = 20          # windows grounded per query, across videos (one model batch)
+    max_windows: int = 20          # windows grounded per query (one model batch); at least `top`
     max_windows_per_video: int = 3
     window_clips: int = 75         # grounding model's training length
     window_overlap_clips: int = 15  # overlap of tiled windows over a long cluster
@@ -93,11 +94,14 @@ class Shortlist:
     k: int
 
 
-def adaptive_k(n_clips: int, config: CoarseConfig) -> int:
-    """Clips to fetch from FAISS for a library of ``n_clips`` vectors (never more than it holds)."""
+def adaptive_k(n_clips: int, config: CoarseConfig, n_videos: int = 0) -> int:
+    """Clips to fetch from FAISS for a library of ``n_clips`` vectors (never more than it holds).
+
+    At least ``hits_per_video`` per video the caller wants ranked, so ``--top 50`` can reach 50 videos.
+    """
     if n_clips <= 0:
         return 0
-    k = int(math.ceil(config.k_per_sqrt * math.sqrt(n_clips)))
+    k = int(math.ceil(max(config.k_per_sqrt * math.sqrt(n_clips), config.hits_per_video * n_videos)))
     return min(n_clips, max(config.k_min, min(config.k_max, k)))
 
 
@@ -203,7 +207,7 @@ class CoarseRetriever:
         cfg = self.config
         width = window_clips or cfg.window_clips
         want_videos = max(n_videos, cfg.max_videos)
-        k = adaptive_k(n_clips, cfg)
+        k = adaptive_k(n_clips, cfg, n_videos)
         allowed_ids = np.fromiter(videos, dtype=np.int64, count=len(videos))
         if filtered:
             allowed_clips = sum(max(int(v.clip_count), 0) for v in videos.values())
@@ -216,7 +220,7 @@ class CoarseRetriever:
             video_ids, clip_index, scores = self._hits(q, k)
             keep = np.isin(video_ids, allowed_ids)
             video_ids, clip_index, scores = video_ids[keep], clip_index[keep], scores[keep]
-            enough = np.unique(video_ids).size >= want_videos or scores.size >= adaptive_k(n_clips, cfg)
+            enough = np.unique(video_ids).size >= want_videos or scores.size >= adaptive_k(n_clips, cfg, n_videos)
             if not filtered or enough or k >= n_clips:
                 break
             k = min(n_clips, 4 * k)
@@ -240,7 +244,7 @@ class CoarseRetriever:
             )
         # The strongest windows win across videos: a weak window yields moments with a weak coarse
         # term in the final score anyway, so grounding it would only spend the batch.
-        windows = sorted((w for ws in per_video for w in ws), key=lambda w: -w.best_hit)[: cfg.max_windows]
+        windows = sorted((w for ws in per_video for w in ws), key=lambda w: -w.best_hit)[: max(cfg.max_windows, n_videos)]
         used = {w.video_id for w in windows}
         return Shortlist(
             windows=windows,

@@ -58,6 +58,11 @@ def test_adaptive_k(n: int, expected: int) -> None:
     assert adaptive_k(n, CoarseConfig()) == expected
 
 
+def test_adaptive_k_grows_with_the_videos_asked_for() -> None:
+    assert adaptive_k(10_000, CoarseConfig(), n_videos=50) == 500
+    assert adaptive_k(10_000, CoarseConfig(), n_videos=5) == 200
+
+
 def test_short_video_gets_one_window_over_all_of_it() -> None:
     (window,) = place_windows(np.array([1, 2]), np.array([0.9, 0.8]), 3, 7, **WINDOW)
     assert (window.video_id, window.first_clip, window.end_clip, window.best_hit) == (7, 0, 3, pytest.approx(0.9))
