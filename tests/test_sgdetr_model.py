@@ -23,7 +23,7 @@ D = 16
 def tiny_config(row: str = "e") -> SGDETRConfig:
     config = ablation_config(row, SGDETRConfig())
     model = config.model
-    model.video_dim, model.text_dim, model.hidden_dim = 10, 12, D
+    model.video_dim, model.text_dim, model.hidden_dim = 8, 12, D  # + 2 temporal-endpoint dims = 10
     model.encoder.heads = model.decoder.heads = 4
     model.encoder.ffn_dim = model.decoder.ffn_dim = 32
     model.decoder.num_queries = 6

@@ -15,8 +15,9 @@ from grounding.models.sg_detr.model import SGDETR
 
 
 def build_model(config: SGDETRConfig) -> SGDETR:
-    """The SG-DETR network of ``config.model`` (randomly initialised)."""
-    return SGDETR(config.model)
+    """The SG-DETR network of ``config.model`` (randomly initialised); its video input takes 2 extra dims
+    when ``config.data.temporal_endpoints`` is on."""
+    return SGDETR(config.model, temporal_endpoints=config.data.temporal_endpoints)
 
 
 def build_criterion(config: SGDETRConfig) -> SGDETRCriterion:

@@ -16,6 +16,7 @@ import copy
 from dataclasses import dataclass, field
 
 from grounding.data.dataset import DatasetConfig
+from grounding.losses.set_criterion import QVHIGHLIGHTS_RANK_THRESHOLDS
 from grounding.optim import OptimConfig
 
 
@@ -129,14 +130,16 @@ class LossWeights:
     eos_coef: float = 0.1  # weight of "no moment" queries in the label loss
     saliency_margin_value: float = 0.2
     rank_temperature: float = 0.5
+    rank_thresholds: tuple[float, ...] = QVHIGHLIGHTS_RANK_THRESHOLDS  # (1.0,) for binary saliency
     alignment_temperature: float = 0.07
 
 
 @dataclass
 class SGDETRModelConfig:
-    """Architecture. ``video_dim`` includes the 2 temporal-endpoint dims when the data adds them."""
+    """Architecture. ``video_dim`` / ``text_dim`` are the raw feature dims (set from the features when
+    training); the model adds 2 input dims itself when ``data.temporal_endpoints`` is on."""
 
-    video_dim: int = 514
+    video_dim: int = 2816
     text_dim: int = 512
     hidden_dim: int = 256
     dropout: float = 0.1
@@ -173,22 +176,29 @@ class SGDETRConfig:
 CONFIG_CLS = SGDETRConfig
 
 
-def _charades() -> SGDETRConfig:
-    return SGDETRConfig(
-        optim=OptimConfig(
-            lr=5e-4, weight_decay=0.1, batch_size=64, epochs=100, warmup_epochs=1,
-            lr_milestones=(60, 80), lr_gamma=0.5,
-        )
+def _schedule(*, batch_size: int, epochs: int, milestones: tuple[int, ...]) -> OptimConfig:
+    return OptimConfig(
+        lr=5e-4, weight_decay=0.1, batch_size=batch_size, epochs=epochs, warmup_epochs=1,
+        lr_milestones=milestones, lr_gamma=0.5,
     )
 
 
-def _tacos() -> SGDETRConfig:
+def _binary_saliency(optim: OptimConfig) -> SGDETRConfig:
+    """Charades-STA / TACoS: binary saliency (one rank level) and one window per query."""
     return SGDETRConfig(
-        optim=OptimConfig(
-            lr=5e-4, weight_decay=0.1, batch_size=32, epochs=120, warmup_epochs=1,
-            lr_milestones=(80, 100), lr_gamma=0.5,
-        )
+        loss=LossWeights(rank_thresholds=(1.0,)), data=DatasetConfig(max_windows=1), optim=optim
     )
+
+
+def _tiny() -> SGDETRConfig:
+    """Small and fast, every part on: tests, smoke runs and CPU experiments on synthetic data."""
+    config = SGDETRConfig(optim=_schedule(batch_size=16, epochs=30, milestones=()))
+    model = config.model
+    model.hidden_dim, model.input_dropout = 64, 0.1
+    model.encoder.heads = model.decoder.heads = 4
+    model.encoder.ffn_dim = model.decoder.ffn_dim = 128
+    model.atss.anchor_widths = (1, 2, 4, 8, 16, 32)
+    return config
 
 
 #: Named configs; the registry deep-copies them. Clip length (2 s QVHighlights and TACoS, 1 s
@@ -196,8 +206,9 @@ def _tacos() -> SGDETRConfig:
 PRESETS: dict[str, SGDETRConfig] = {
     "default": SGDETRConfig(),
     "qvhighlights": SGDETRConfig(),
-    "charades": _charades(),
-    "tacos": _tacos(),
+    "charades": _binary_saliency(_schedule(batch_size=64, epochs=100, milestones=(60, 80))),
+    "tacos": _binary_saliency(_schedule(batch_size=32, epochs=120, milestones=(80, 100))),
+    "tiny": _tiny(),
 }
 
 #: Table 2 of the paper; each row adds one part to the previous one, (e) is the full model.

@@ -80,6 +80,7 @@ class SGDETRCriterion(SetCriterion):
         super().__init__(
             matcher=matcher, weights=weights, eos_coef=w.eos_coef,
             saliency_margin=w.saliency_margin_value, rank_temperature=w.rank_temperature,
+            rank_thresholds=w.rank_thresholds,
         )
         self.global_saliency = model.amplifier.enabled
         self.alignment_temperature = w.alignment_temperature

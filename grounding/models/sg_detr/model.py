@@ -56,12 +56,12 @@ class ExtraQueries:
 class SGDETR(nn.Module):
     """Saliency-Guided DETR; build it with :func:`grounding.models.sg_detr.build_model`."""
 
-    def __init__(self, config: SGDETRModelConfig) -> None:
+    def __init__(self, config: SGDETRModelConfig, *, temporal_endpoints: bool = True) -> None:
         super().__init__()
         self.config = config
         d, enc, dec = config.hidden_dim, config.encoder, config.decoder
         self.video_proj = InputProjection(
-            input_dim=config.video_dim, hidden_dim=d, num_layers=config.input_layers, dropout=config.input_dropout
+            input_dim=config.video_dim + (2 if temporal_endpoints else 0), hidden_dim=d, num_layers=config.input_layers, dropout=config.input_dropout
         )
         self.text_proj = InputProjection(
             input_dim=config.text_dim, hidden_dim=d, num_layers=config.input_layers, dropout=config.input_dropout
