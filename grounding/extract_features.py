@@ -147,6 +147,55 @@ def _bind_folder(folder: Path, meta: dict[str, Any]) -> None:
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
+def bind_output_folders(encoder: Any, *, out_video: Path | None, out_text: Path | None, clip_seconds: float,
+                        encoder_spec: str = "") -> None:
+    """Create the output folders and record (or check) the encoder identity they hold features of."""
+    from indexer.encoders.registry import encoder_identity
+
+    if clip_seconds <= 0:
+        raise ExtractionError(f"clip seconds must be positive, got {clip_seconds}")
+    identity = asdict(encoder_identity(encoder_spec or str(encoder.name), encoder, clip_seconds))
+    if out_video is not None:
+        _bind_folder(Path(out_video), {"kind": "video", "key": VIDEO_KEY, "encoder": identity})
+    if out_text is not None:
+        text_dim = int(getattr(encoder, "text_dim", encoder.dim))
+        _bind_folder(Path(out_text), {"kind": "text", "key": TEXT_KEY, "text_dim": text_dim, "encoder": identity})
+
+
+def extract_video_features(encoder: Any, vids: list[str], *, videos: Path, out_video: Path, clip_seconds: float,
+                           batch_size: int, summary: ExtractionSummary,
+                           on_video: Callable[[str, int], None] = lambda vid, clips: None) -> None:
+    """Write ``OUT_VIDEO/{vid}.npz`` for each of ``vids`` not already there; tallies into ``summary``.
+
+    ``out_video`` must have been bound with :func:`bind_output_folders`.
+    """
+    from indexer.pipeline import EncodedVideo, FailedVideo, IndexPipeline, PipelineConfig, VideoJob
+
+    todo = [v for v in dict.fromkeys(vids) if not _done(Path(out_video) / f"{v}.npz", VIDEO_KEY)]
+    summary.videos_skipped += len(dict.fromkeys(vids)) - len(todo)
+    paths = find_videos(Path(videos), set(todo)) if todo else {}
+    for vid in todo:
+        if vid not in paths:
+            summary.missing.append(vid)
+            on_video(vid, 0)
+    jobs = [VideoJob(key=vid, path=paths[vid]) for vid in todo if vid in paths]
+    pipeline = IndexPipeline(encoder, PipelineConfig(clip_seconds=clip_seconds, batch_size=batch_size))
+    for event in pipeline.run(jobs):
+        if isinstance(event, EncodedVideo):
+            save_npz_atomic(Path(out_video) / f"{event.job.key}.npz", VIDEO_KEY, event.embeddings)
+            summary.videos_written += 1
+            summary.clips += len(event.embeddings)
+            on_video(str(event.job.key), len(event.embeddings))
+        elif isinstance(event, FailedVideo):
+            summary.failed.append((str(event.job.key), event.error))
+            on_video(str(event.job.key), 0)
+
+
+def pending_videos(vids: list[str], out_video: Path) -> int:
+    """How many of ``vids`` have no readable ``{vid}.npz`` in ``out_video`` yet."""
+    return sum(not _done(Path(out_video) / f"{v}.npz", VIDEO_KEY) for v in dict.fromkeys(vids))
+
+
 def extract_features(
     encoder: Any,
     *,
@@ -164,26 +213,16 @@ def extract_features(
     encoder: any object meeting the encoder contract. Returns an :class:`ExtractionSummary`.
     Raises :class:`ExtractionError` / ``AnnotationError`` for unusable inputs or output folders.
     """
-    from indexer.encoders.registry import encoder_identity
-    from indexer.pipeline import EncodedVideo, FailedVideo, IndexPipeline, PipelineConfig, VideoJob
-
-    if clip_seconds <= 0:
-        raise ExtractionError(f"clip seconds must be positive, got {clip_seconds}")
     progress = progress or ExtractionProgress()
     started = time.perf_counter()
     queries = read_queries(Path(annotations))
-    identity = asdict(encoder_identity(encoder_spec or str(encoder.name), encoder, clip_seconds))
-    text_dim = int(getattr(encoder, "text_dim", encoder.dim))
-    _bind_folder(Path(out_video), {"kind": "video", "key": VIDEO_KEY, "encoder": identity})
-    _bind_folder(Path(out_text), {"kind": "text", "key": TEXT_KEY, "text_dim": text_dim, "encoder": identity})
-
+    bind_output_folders(encoder, out_video=out_video, out_text=out_text, clip_seconds=clip_seconds,
+                        encoder_spec=encoder_spec)
     summary = ExtractionSummary()
     vids = list(dict.fromkeys(q.vid for q in queries))
-    todo_vids = [v for v in vids if not _done(Path(out_video) / f"{v}.npz", VIDEO_KEY)]
     todo_texts = [q for q in queries if not _done(Path(out_text) / f"qid{q.qid}.npz", TEXT_KEY)]
-    summary.videos_skipped = len(vids) - len(todo_vids)
     summary.texts_skipped = len(queries) - len(todo_texts)
-    progress.start(len(todo_vids), len(todo_texts))
+    progress.start(pending_videos(vids, Path(out_video)), len(todo_texts))
 
     # Texts first: cheap, and a query's features do not depend on its video being readable.
     for start in range(0, len(todo_texts), batch_size):
@@ -193,21 +232,7 @@ def extract_features(
         summary.texts_written += len(chunk)
         progress.texts(len(chunk))
 
-    paths = find_videos(Path(videos), set(todo_vids)) if todo_vids else {}
-    for vid in todo_vids:
-        if vid not in paths:
-            summary.missing.append(vid)
-            progress.video(vid, 0)
-    jobs = [VideoJob(key=vid, path=paths[vid]) for vid in todo_vids if vid in paths]
-    pipeline = IndexPipeline(encoder, PipelineConfig(clip_seconds=clip_seconds, batch_size=batch_size))
-    for event in pipeline.run(jobs):
-        if isinstance(event, EncodedVideo):
-            save_npz_atomic(Path(out_video) / f"{event.job.key}.npz", VIDEO_KEY, event.embeddings)
-            summary.videos_written += 1
-            summary.clips += len(event.embeddings)
-            progress.video(str(event.job.key), len(event.embeddings))
-        elif isinstance(event, FailedVideo):
-            summary.failed.append((str(event.job.key), event.error))
-            progress.video(str(event.job.key), 0)
+    extract_video_features(encoder, vids, videos=Path(videos), out_video=Path(out_video), clip_seconds=clip_seconds,
+                           batch_size=batch_size, summary=summary, on_video=progress.video)
     summary.seconds = time.perf_counter() - started
     return summary
