@@ -32,7 +32,7 @@ from indexer.migrations import migrate, pending_migrations
 from indexer.paths import resolve_library_dir
 from indexer.records import ClipMap, LibraryStats, NewVideo, VideoRecord
 from indexer.store_errors import EncoderMismatchError, LibraryBusyError, LibraryError
-from indexer.vector_store import StoreConfig, VectorStore, Watermark, read_token
+from indexer.vector_store import StoreConfig, VectorStore, Watermark
 from indexer.writer_lock import WriterLock, run_in_progress
 
 __all__ = ["Library", "LibraryStats", "VideoRecord", "NewVideo", "LibraryError", "EncoderMismatchError",
@@ -287,6 +287,9 @@ class Library:
         if self.identity is None:
             raise LibraryError("library is not bound to an encoder (use Library.create_or_open)")
         dim = self.identity.dim
+        paths = [video.path for video, _, _ in batch]
+        if len(set(paths)) != len(paths):
+            raise ValueError("add_videos: a batch must not name the same path twice")
         prepared = []
         for video, embeddings, clip_times in batch:
             emb = np.asarray(embeddings, dtype=np.float32)
@@ -305,42 +308,38 @@ class Library:
             self._require_writer(load_vectors=not defer_vectors)
             events: list[tuple[str, int, Any, Watermark]] = []
             with self._db.write() as conn:
-                ids = [self._insert_video(conn, video, emb, times, events) for video, emb, times in prepared]
+                existing = conn.execute(select(C.videos.c.id).where(C.videos.c.path.in_(paths))).scalars().all()
+                for old_id in existing:  # re-indexed files: the old rows go in the same transaction
+                    self._delete_video(conn, int(old_id), events)
+                ids = self._insert_videos(conn, prepared, events)
             if not defer_vectors:
                 self._replay(events)
             return ids
 
-    def _insert_video(self, conn: Connection, video: NewVideo, emb: np.ndarray, times: np.ndarray,
-                      events: list[tuple[str, int, Any, Watermark]]) -> int:
-        existing = conn.execute(select(C.videos.c.id).where(C.videos.c.path == video.path)).scalar_one_or_none()
-        if existing is not None:
-            self._delete_video(conn, int(existing), events)
-        token, _ = read_token(conn)
-        video_id = int(_meta(conn, C.META_NEXT_VIDEO_ID))
-        first = token.next_clip_id
-        n = len(emb)
-        stamp = _now()
-        conn.execute(C.videos.insert().values(
-            id=video_id, path=video.path, size=video.size, mtime=video.mtime, fingerprint=video.fingerprint,
-            duration=video.duration, fps=video.fps, width=video.width, height=video.height, clip_count=n,
-            first_clip_id=first, status="indexed", error=None, encoder=self.identity.name if self.identity else None,
-            created_at=stamp, updated_at=stamp))
-        if n:
-            frame = pd.DataFrame(emb, columns=[f"e{i}" for i in range(emb.shape[1])])
-            frame.insert(0, "end_s", times[:, 1])
-            frame.insert(0, "start_s", times[:, 0])
-            frame.insert(0, "clip_index", np.arange(n, dtype=np.int32))
-            frame.insert(0, "id", np.arange(first, first + n, dtype=np.int64))
-            array = ", ".join(f"e{i}" for i in range(emb.shape[1]))
-            raw = raw_connection(conn)
-            raw.register("vsearch_new_clips", frame)
-            raw.execute(f"INSERT INTO clips SELECT id, {video_id}, clip_index, start_s, end_s, "
-                        f"[{array}]::FLOAT[{emb.shape[1]}] FROM vsearch_new_clips")
-            raw.unregister("vsearch_new_clips")
-        _set_meta(conn, C.META_NEXT_VIDEO_ID, video_id + 1)
-        _set_meta(conn, C.META_NEXT_CLIP_ID, first + n)
-        events.append(("added", first, emb, Watermark(token.library_uuid, first + n, token.tombstone_seq)))
-        return video_id
+    def _insert_videos(self, conn: Connection, prepared: list[tuple[NewVideo, np.ndarray, np.ndarray]],
+                       events: list[tuple[str, int, Any, Watermark]]) -> list[int]:
+        """Insert video rows and their clips, each video one contiguous block of new clip ids."""
+        token = _meta_token(conn)
+        next_video = int(_meta(conn, C.META_NEXT_VIDEO_ID) or 1)
+        first, stamp = token.next_clip_id, _now()
+        rows, blocks, ids = [], [], []
+        for offset, (video, emb, times) in enumerate(prepared):
+            video_id, n = next_video + offset, len(emb)
+            rows.append(dict(
+                id=video_id, path=video.path, size=video.size, mtime=video.mtime, fingerprint=video.fingerprint,
+                duration=video.duration, fps=video.fps, width=video.width, height=video.height, clip_count=n,
+                first_clip_id=first, status="indexed", error=None,
+                encoder=self.identity.name if self.identity else None, created_at=stamp, updated_at=stamp))
+            blocks.append((video_id, first, emb, times))
+            events.append(("added", first, emb, Watermark(token.library_uuid, first + n, token.tombstone_seq)))
+            ids.append(video_id)
+            first += n
+        if rows:
+            conn.execute(C.videos.insert(), rows)
+        _insert_clips(conn, blocks)
+        _set_meta(conn, C.META_NEXT_VIDEO_ID, next_video + len(prepared))
+        _set_meta(conn, C.META_NEXT_CLIP_ID, first)
+        return ids
 
     def _delete_video(self, conn: Connection, video_id: int,
                       events: list[tuple[str, int, Any, Watermark]]) -> None:
@@ -352,7 +351,7 @@ class Library:
         if row[0] is None or not row[1]:
             return
         first, end = int(row[0]), int(row[0]) + int(row[1])
-        token, _ = read_token(conn)
+        token = _meta_token(conn)
         seq = token.tombstone_seq + 1
         conn.execute(text("DELETE FROM clips WHERE id >= :a AND id < :b"), {"a": first, "b": end})
         conn.execute(C.clip_tombstones.insert().values(seq=seq, first_id=first, end_id=end))
@@ -438,6 +437,37 @@ def _meta(conn: Connection, key: str) -> str | None:
 
 def _set_meta(conn: Connection, key: str, value: object) -> None:
     conn.execute(update(C.library_meta).where(C.library_meta.c.key == key).values(value=str(value)))
+
+
+def _meta_token(conn: Connection) -> Watermark:
+    meta = dict(conn.execute(select(C.library_meta.c.key, C.library_meta.c.value).where(
+        C.library_meta.c.key.in_((C.META_UUID, C.META_NEXT_CLIP_ID, C.META_TOMBSTONE_SEQ)))).all())
+    return Watermark(meta[C.META_UUID], int(meta[C.META_NEXT_CLIP_ID]), int(meta[C.META_TOMBSTONE_SEQ]))
+
+
+def _insert_clips(conn: Connection, blocks: list[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
+    """Insert ``(video_id, first_clip_id, embeddings (n, dim) float32, times (n, 2) s)`` blocks in one
+    statement: the frame is registered with DuckDB and the ``FLOAT[dim]`` array built in SQL."""
+    blocks = [b for b in blocks if len(b[2])]
+    if not blocks:
+        return
+    dim = blocks[0][2].shape[1]
+    emb = np.concatenate([b[2] for b in blocks])
+    times = np.concatenate([b[3] for b in blocks])
+    frame = pd.DataFrame(emb, columns=[f"e{i}" for i in range(dim)], copy=False)
+    frame.insert(0, "end_s", times[:, 1])
+    frame.insert(0, "start_s", times[:, 0])
+    frame.insert(0, "clip_index", np.concatenate([np.arange(len(b[2]), dtype=np.int32) for b in blocks]))
+    frame.insert(0, "video_id", np.concatenate([np.full(len(b[2]), b[0], np.int64) for b in blocks]))
+    frame.insert(0, "id", np.concatenate([np.arange(b[1], b[1] + len(b[2]), dtype=np.int64) for b in blocks]))
+    array = ", ".join(f"e{i}" for i in range(dim))
+    raw = raw_connection(conn)
+    raw.register("vsearch_new_clips", frame)
+    try:
+        raw.execute(f"INSERT INTO clips SELECT id, video_id, clip_index, start_s, end_s, "
+                    f"[{array}]::FLOAT[{dim}] FROM vsearch_new_clips")
+    finally:
+        raw.unregister("vsearch_new_clips")
 
 
 def _read_identity(conn: Connection) -> EncoderIdentity | None:
