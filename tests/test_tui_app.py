@@ -30,6 +30,7 @@ from tui.screens.status import StatusScreen
 from tui.settings import TuiSettings
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.results_list import ResultsList
+from tui.widgets.search_box import SearchBox
 from tui.widgets.timeline import SELECTED, Timeline
 
 SIZE = (80, 24)
@@ -121,8 +122,11 @@ def moments_for(videos: dict[str, Path]) -> list[FakeMoment]:
     ]
 
 
-def make_app(searcher: FakeSearcher, tmp_path: Path, query: str = "", player: str | None = None) -> VsearchApp:
-    settings = TuiSettings(player=player, export_dir=tmp_path / "exports")
+def make_app(
+    searcher: FakeSearcher, tmp_path: Path, query: str = "", player: str | None = None, delay: float = 60.0
+) -> VsearchApp:
+    """The app over ``searcher``; searches run on Enter only unless ``delay`` is made short."""
+    settings = TuiSettings(player=player, export_dir=tmp_path / "exports", search_delay=delay)
     return VsearchApp(lambda: searcher, searcher.status, settings=settings, query=query)
 
 
@@ -186,11 +190,11 @@ async def test_enter_searches_and_selecting_updates_the_detail_pane(videos: dict
 
 async def test_typing_searches_after_a_pause_only_once(videos: dict[str, Path], tmp_path: Path) -> None:
     searcher = FakeSearcher(moments_for(videos))
-    app = make_app(searcher, tmp_path)
+    app = make_app(searcher, tmp_path, delay=1.5)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"blue water")
         assert searcher.queries == []  # nothing while typing
-        await pilot.pause(0.6)
+        await pilot.pause(2.0)
         await settle(pilot)
         assert searcher.queries == ["blue water"]
         assert app.query_one(ResultsList).row_count == 3
@@ -246,7 +250,7 @@ async def test_factory_failure_is_a_notification_and_retried(tmp_path: Path) -> 
         raise type("LibraryError", (Exception,), {"__module__": "indexer.library"})(
             f"no library at {tmp_path}/lib: run `vsearch index DIR` first")
 
-    app = VsearchApp(factory, FakeStats, settings=TuiSettings(export_dir=tmp_path))
+    app = VsearchApp(factory, FakeStats, settings=TuiSettings(export_dir=tmp_path, search_delay=60))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"cat", "enter")
         await settle(pilot)
@@ -364,7 +368,7 @@ async def test_status_failure_is_shown_not_raised(tmp_path: Path) -> None:
     def broken() -> Any:
         raise OSError(13, "Permission denied", "/lib/catalog.duckdb")
 
-    app = VsearchApp(lambda: FakeSearcher([]), broken, settings=TuiSettings(export_dir=tmp_path))
+    app = VsearchApp(lambda: FakeSearcher([]), broken, settings=TuiSettings(export_dir=tmp_path, search_delay=60))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("escape", "s")
         await settle(pilot)
@@ -378,15 +382,23 @@ async def test_stale_results_never_replace_newer_ones(videos: dict[str, Path], t
 
     class SlowFirst(FakeSearcher):
         def search(self, text: str, *, top: int = 10, per_video: int = 3) -> FakeResponse:
+            self.queries.append(text)
             if text == "first":
                 time.sleep(0.5)
                 return FakeResponse(text, moments[:1])
             return FakeResponse(text, moments)
 
-    app = make_app(SlowFirst(moments), tmp_path)
+    searcher = SlowFirst(moments)
+    app = make_app(searcher, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*"first", "enter", "slash", "ctrl+a", *"second", "enter")
+        box = app.query_one(SearchBox)
+        box.post_message(SearchBox.QueryChanged("first", submitted=True))
+        await pilot.pause(0.1)  # "first" is now sleeping inside the searcher
+        box.post_message(SearchBox.QueryChanged("second", submitted=True))
         await settle(pilot)
+        await pilot.pause(0.6)
+        await settle(pilot)
+        assert searcher.queries[-1] == "second"  # a cancelled search never runs after a newer one
         assert app.query_one(ResultsList).row_count == 3
 
 

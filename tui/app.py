@@ -69,7 +69,7 @@ class VsearchApp(App[None]):
         self._empty_hint: str | None = None  # what the detail pane says when nothing is selected
 
     def compose(self) -> ComposeResult:
-        yield SearchBox(self._initial_query, id="search")
+        yield SearchBox(self._initial_query, delay=self.settings.search_delay, id="search")
         with Horizontal(id="panes"):
             yield ResultsList(id="results")
             yield DetailPane(id="detail")

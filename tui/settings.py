@@ -22,9 +22,11 @@ def default_export_dir() -> Path:
 @dataclass
 class TuiSettings:
     """player: a player command (see :mod:`tui.player`), None = ``$VSEARCH_PLAYER`` or auto-detect.
-    export_dir: where ``e`` proposes to write clips. top / per_video: passed to ``Searcher.search``."""
+    export_dir: where ``e`` proposes to write clips. top / per_video: passed to ``Searcher.search``.
+    search_delay: seconds after the last keystroke before a search runs by itself (Enter: at once)."""
 
     player: str | None = None
     export_dir: Path = field(default_factory=default_export_dir)
     top: int = 20
     per_video: int = 3
+    search_delay: float = 0.4

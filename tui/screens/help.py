@@ -10,8 +10,6 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.widgets.search_box import DEBOUNCE_SECONDS
-
 KEYS: list[tuple[str, str]] = [
     ("/", "focus the search box"),
     ("Enter (in the box)", "search now, then move to the results"),
@@ -25,8 +23,8 @@ KEYS: list[tuple[str, str]] = [
 ]
 
 NOTES = (
-    f"Searches also run by themselves {DEBOUNCE_SECONDS:g} s after you stop typing. "
-    "The player is $VSEARCH_PLAYER or --player, else mpv, else vlc, else the system opener."
+    "Searches also run by themselves when you stop typing for a moment. "
+    "The player is --player or $VSEARCH_PLAYER, else mpv, else vlc, else the system opener."
 )
 
 

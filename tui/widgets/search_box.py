@@ -11,13 +11,10 @@ from textual.widgets import Input
 
 from tui.widgets.spinner import Spinner
 
-DEBOUNCE_SECONDS = 0.4
-
-
 class SearchBox(Horizontal):
     """An ``Input`` plus a spinner.
 
-    Posts :class:`SearchBox.QueryChanged` ``DEBOUNCE_SECONDS`` after the last keystroke (so a
+    Posts :class:`SearchBox.QueryChanged` ``delay`` seconds after the last keystroke (so a
     search runs when the user pauses, not on every key) and immediately, with ``submitted=True``,
     on Enter. ``down`` / ``escape`` post :class:`SearchBox.LeaveRequested` to hand focus to the results.
     """
@@ -37,9 +34,9 @@ class SearchBox(Horizontal):
     class LeaveRequested(Message):
         """The user wants to move from the query to the results."""
 
-    def __init__(self, query: str = "", *, id: str | None = None) -> None:
+    def __init__(self, query: str = "", *, delay: float = 0.4, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._initial = query
+        self._initial, self._delay = query, delay
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -68,7 +65,7 @@ class SearchBox(Horizontal):
         self._cancel_debounce()
         query = event.value
         self._debounce = self.set_timer(
-            DEBOUNCE_SECONDS, lambda: self.post_message(self.QueryChanged(query, submitted=False))
+            self._delay, lambda: self.post_message(self.QueryChanged(query, submitted=False))
         )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
