@@ -206,6 +206,7 @@ def load_training_state(directory: Path, optimizer: torch.optim.Optimizer) -> di
             per_param.setdefault(int(index), {})[key] = value
     for index, values in payload["optimizer"]["scalars"].items():
         per_param.setdefault(int(index), {}).update(values)
+    per_param = dict(sorted(per_param.items()))
     try:
         optimizer.load_state_dict({"state": per_param, "param_groups": payload["optimizer"]["param_groups"]})
     except (ValueError, KeyError) as exc:

@@ -158,3 +158,60 @@ class Grounder:
             prediction.spans = prediction.spans[:top_k]
             prediction.scores = prediction.scores[:top_k]
         return predictions
+
+
+def fit_saliency(saliency: np.ndarray, num_clips: int) -> list[float]:
+    """Per-clip saliency resized to the ``num_clips`` entries the submission format requires: extra
+    clips are cut, clips beyond the features (truncated videos) score below every real clip."""
+    out = np.asarray(saliency, dtype=np.float64)[:num_clips]
+    if len(out) < num_clips:
+        floor = (float(out.min()) if len(out) else 0.0) - 1.0
+        out = np.concatenate([out, np.full(num_clips - len(out), floor)])
+    return [round(float(x), 4) for x in out]
+
+
+def submission_row(qid: int | str, query: str, vid: str, num_clips: int, prediction: WindowPrediction) -> dict:
+    """One row of the official QVHighlights submission format for a whole-video window:
+    ``pred_relevant_windows`` = ``[[start, end, score], ...]`` (seconds, by score desc, first = top-1)
+    and ``pred_saliency_scores`` with ``num_clips`` entries."""
+    windows = [
+        [round(float(s), 4), round(float(e), 4), round(float(c), 4)]
+        for (s, e), c in zip(prediction.spans, prediction.scores)
+    ]
+    return {
+        "qid": qid,
+        "query": query,
+        "vid": vid,
+        "pred_relevant_windows": windows,
+        "pred_saliency_scores": fit_saliency(prediction.saliency, num_clips),
+    }
+
+
+def predict_dataset(model: nn.Module, dataset: object, *, batch_size: int, device: torch.device | str) -> list[dict]:
+    """Submission rows for every sample of a :class:`grounding.data.dataset.GroundingDataset`, in order.
+
+    Batches go through ``model`` in eval mode under :func:`torch.inference_mode`; the model's
+    ``postprocess`` turns outputs into per-window spans (seconds) and saliency.
+    """
+    from torch.utils.data import DataLoader
+
+    from grounding.data.dataset import collate
+
+    # A private generator: iterating a DataLoader draws a seed, which must not disturb the global RNG
+    # that training dropout (and resume determinism) depends on.
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate,
+                        generator=torch.Generator().manual_seed(0))
+    annotations = dataset.annotations  # type: ignore[attr-defined]
+    rows: list[dict] = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch in loader:
+            batch = batch.to(device)
+            outputs = model(batch.video_feats, batch.video_mask, batch.text_feats, batch.text_mask)
+            predictions = model.postprocess(outputs, batch.video_mask, clip_seconds=batch.clip_seconds)
+            for prediction in predictions:
+                annotation = annotations[len(rows)]
+                rows.append(submission_row(annotation.qid, annotation.query, annotation.vid, annotation.num_clips, prediction))
+    model.train(was_training)
+    return rows
