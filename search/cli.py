@@ -82,12 +82,8 @@ def query(
     if min_duration is not None and max_duration is not None and min_duration > max_duration:
         raise typer.BadParameter(f"{min_duration:g} is longer than --max-duration {max_duration:g}",
                                  param_hint="'--min-duration'")
-    library_dir = resolve_library_dir(library)
-    if not library_dir.exists():
-        _empty_library(text, f"no library at {library_dir} yet: index videos with `vsearch index DIR`", as_json)
-        return
     try:
-        with Searcher(library_dir, grounding=grounding, device=device) as searcher:
+        with Searcher(resolve_library_dir(library), grounding=grounding, device=device) as searcher:
             response = searcher.search(text, top=top, per_video=per_video, path_glob=path,
                                        min_duration=min_duration, max_duration=max_duration)
     except EmptyLibraryError as exc:

@@ -99,29 +99,39 @@ class Searcher:
         device: str = "auto",
         config: SearchConfig | None = None,
     ) -> None:
-        from indexer.library import Library
+        from indexer.paths import resolve_library_dir
 
         self.config = config or SearchConfig()
         self.device = device
-        self._library: Library = Library.open(library_dir, readonly=True)
+        self.directory = resolve_library_dir(library_dir)
+        self._library: Library | None = None
+        self._retriever: CoarseRetriever | None = None
+        self._open_library()
         self._grounding_choice = grounding
         self._encoder: Encoder | None = None
         self._grounder: Any = None
         self._grounding_name: str | None = None
         self._training_free = TrainingFreeGrounder(self.config.training_free)
-        self._retriever = CoarseRetriever(self._library, self.config.coarse)
         self._load_lock = threading.Lock()
 
     @property
-    def library(self) -> Library:
+    def library(self) -> Library | None:
+        """The open library (None while no library exists at :attr:`directory`)."""
         return self._library
 
     def status(self) -> LibraryStats:
-        """The library's :class:`LibraryStats` (counts, failures, whether an index run is going on)."""
+        """The library's :class:`LibraryStats` (all zero while no library exists yet)."""
+        from indexer.library import LibraryStats
+
+        if self._library is None and not self._open_library():
+            return LibraryStats(library=str(self.directory), videos_indexed=0, videos_failed=0, clips=0, vectors=0)
+        assert self._library is not None
         return self._library.stats()
 
     def close(self) -> None:
-        self._library.close()
+        if self._library is not None:
+            self._library.close()
+            self._library = None
 
     def __enter__(self) -> Searcher:
         return self
@@ -214,7 +224,7 @@ class Searcher:
 
         filtered = path_glob is not None or min_duration is not None or max_duration is not None
         candidates = self._filter(catalog, path_glob, min_duration, max_duration) if filtered else catalog
-        shortlist = self._retriever.shortlist(
+        shortlist = self._coarse.shortlist(
             pooled, n_clips=sum(v.clip_count for v in catalog.values()), n_videos=top, videos=candidates,
             filtered=filtered, window_clips=window_clips,
         )
@@ -243,25 +253,49 @@ class Searcher:
 
     # -- stages ----------------------------------------------------------------------------------
 
-    def _catalog(self) -> dict[int, VideoRecord]:
-        """Every indexed video by id, in one DB read (also re-binds a library indexed since it was opened)."""
-        if self._library.identity is None:
-            from indexer.library import Library
+    @property
+    def _lib(self) -> Library:
+        if self._library is None:
+            raise EmptyLibraryError(f"no videos indexed in {self.directory} yet: run `vsearch index DIR` first")
+        return self._library
 
-            reopened = Library.open(self._library.directory, readonly=True)
-            if reopened.identity is None:
-                reopened.close()
-                return {}
+    @property
+    def _coarse(self) -> CoarseRetriever:
+        if self._retriever is None:
+            raise EmptyLibraryError(f"no videos indexed in {self.directory} yet: run `vsearch index DIR` first")
+        return self._retriever
+
+    def _open_library(self) -> bool:
+        """(Re)open the library read-only once it exists and is bound to an encoder; True when open.
+
+        A searcher created before the first ``vsearch index`` (the TUI on a fresh install) thus
+        starts answering as soon as something is indexed.
+        """
+        from indexer.catalog_db import DATABASE_FILE
+        from indexer.library import Library
+
+        if self._library is not None and self._library.identity is not None:
+            return True
+        if not (self.directory / DATABASE_FILE).exists():
+            return False
+        library = Library.open(self.directory, readonly=True)
+        if self._library is not None:
             self._library.close()
-            self._library = reopened
-            self._retriever = CoarseRetriever(reopened, self.config.coarse)
+        self._library = library
+        self._retriever = CoarseRetriever(library, self.config.coarse)
+        return True
+
+    def _catalog(self) -> dict[int, VideoRecord]:
+        """Every indexed video by id, in one DB read ({} while nothing is indexed)."""
+        if not self._open_library() or self._library is None or self._library.identity is None:
+            return {}
         return {v.id: _with_defaults(v, self._library.identity) for v in self._library.videos(status="indexed")}
 
     def _require_indexed(self, catalog: dict[int, VideoRecord]) -> EncoderIdentity:
-        identity = self._library.identity
+        identity = self._library.identity if self._library is not None else None
         if identity is None or not any(v.clip_count > 0 for v in catalog.values()):
             raise EmptyLibraryError(
-                f"library {self._library.directory} has no indexed videos yet: run `vsearch index DIR` first"
+                f"no videos indexed in {self.directory} yet: run `vsearch index DIR` first"
             )
         return identity
 
@@ -273,7 +307,7 @@ class Searcher:
         lo = min_duration if min_duration is not None else -math.inf
         hi = max_duration if max_duration is not None else math.inf
         ids = catalog.keys() if path_glob is None else \
-            [v.id for v in self._library.videos(status="indexed", path_glob=path_glob)]
+            [v.id for v in self._lib.videos(status="indexed", path_glob=path_glob)]
         return {i: catalog[i] for i in ids if i in catalog and lo <= float(catalog[i].duration or 0.0) <= hi}
 
     def _load_windows(self, windows: list[CandidateWindow]) -> tuple[list[CandidateWindow], list[np.ndarray]]:
@@ -282,9 +316,9 @@ class Searcher:
             return [], []
         spans = [(w.video_id, w.first_clip, w.end_clip) for w in windows]
         try:
-            loaded = self._library.clip_embeddings(spans)
+            loaded = self._lib.clip_embeddings(spans)
         except LibraryError:  # a shortlisted video was removed by a concurrent index run: skip it
-            loaded = [self._library.clip_embeddings([span])[0] if self._exists(span[0]) else np.empty((0, 0))
+            loaded = [self._lib.clip_embeddings([span])[0] if self._exists(span[0]) else np.empty((0, 0))
                       for span in spans]
         kept_windows: list[CandidateWindow] = []
         kept_feats: list[np.ndarray] = []
@@ -301,7 +335,7 @@ class Searcher:
 
     def _exists(self, video_id: int) -> bool:
         try:
-            return self._library.video(video_id).status == "indexed"
+            return self._lib.video(video_id).status == "indexed"
         except LibraryError:
             return False
 
@@ -322,7 +356,7 @@ class Searcher:
                 return self._grounder
             choice = self._grounding_choice
             if choice is None:
-                choice = self._library.get_setting(GROUNDING_SETTING)
+                choice = self._lib.get_setting(GROUNDING_SETTING)
             if choice is None or choice.strip().lower() in ("", TRAINING_FREE):
                 self._grounder, self._grounding_name = None, TRAINING_FREE
                 return None

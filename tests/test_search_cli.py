@@ -84,7 +84,7 @@ def test_missing_or_empty_library_is_a_clear_message_and_exit_0(tmp_path: Path) 
 
     Library.open(tmp_path / "blank").close()  # exists, never indexed
     result = run("query", "red", "--library", str(tmp_path / "blank"))
-    assert result.exit_code == 0 and "no indexed videos" in result.stderr
+    assert result.exit_code == 0 and "no videos indexed" in result.stderr
 
 
 def test_long_query_warns_on_stderr(library: Path) -> None:

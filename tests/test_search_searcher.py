@@ -125,5 +125,18 @@ def test_empty_library_is_reported(tmp_path: Path) -> None:
     with Library.create_or_open(tmp_path / "empty", color_identity()):
         pass
     with Searcher(tmp_path / "empty", device="cpu") as searcher:
-        with pytest.raises(EmptyLibraryError, match="no indexed videos"):
+        with pytest.raises(EmptyLibraryError, match="no videos indexed"):
             searcher.search("red")
+
+
+def test_a_searcher_made_before_the_first_index_answers_once_videos_arrive(tmp_path: Path) -> None:
+
+    directory = tmp_path / "fresh"
+    with Searcher(directory, device="cpu") as searcher:
+        assert searcher.status().videos_indexed == 0
+        with pytest.raises(EmptyLibraryError, match="vsearch index"):
+            searcher.search("red")
+        build_color_library(directory, {"/v/park.mp4": [(10.0, "green"), (6.0, "red")]})
+        best = searcher.search("red").results[0]
+        assert (best.path, best.start, best.end) == ("/v/park.mp4", 10.0, 16.0)
+        assert searcher.status().videos_indexed == 1
