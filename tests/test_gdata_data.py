@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from grounding.data.annotations import (
-    Annotation,
     AnnotationError,
     derive_binary_saliency,
     load_annotations,

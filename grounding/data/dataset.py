@@ -19,6 +19,7 @@ Sampling is seeded by ``(seed, epoch, index)``: the same batch for a seed on any
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -94,20 +95,15 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         """A copy with every tensor on ``device`` (non-blocking where possible)."""
-        move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(
-            video_feats=move(self.video_feats),
-            video_mask=move(self.video_mask),
-            text_feats=move(self.text_feats),
-            text_mask=move(self.text_mask),
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.to(device, non_blocking=True)
+
+        tensors = ("video_feats", "video_mask", "text_feats", "text_mask", "saliency", "saliency_pos", "saliency_neg")
+        return dataclasses.replace(
+            self,
             targets=[{k: move(v) for k, v in t.items()} for t in self.targets],
-            saliency=move(self.saliency),
-            saliency_pos=move(self.saliency_pos),
-            saliency_neg=move(self.saliency_neg),
-            qids=self.qids,
-            vids=self.vids,
-            durations=self.durations,
-            clip_seconds=self.clip_seconds,
+            **{name: move(getattr(self, name)) for name in tensors},
         )
 
 

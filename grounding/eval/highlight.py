@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from grounding.eval.moment_retrieval import _compact_left, _group_reduce
+from grounding.eval.official_order import compact_left, rowwise_reduce
 
 
 def fit_scores(scores: Sequence[np.ndarray], lengths: Sequence[int]) -> list[np.ndarray]:
@@ -83,7 +83,7 @@ def average_precision(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray]
     # the official code averages from the lowest threshold upward: reverse the sweep order
     values = np.moveaxis(interpolated[:, ::-1], 2, 1).reshape(-1, width)
     mask = np.moveaxis(new_level[:, ::-1], 2, 1).reshape(-1, width)
-    ap = _group_reduce(*_compact_left(values, mask), reduce="mean").reshape(n_queries, n_annotators)
+    ap = rowwise_reduce(*compact_left(values, mask), reduce="mean").reshape(n_queries, n_annotators)
     n_positive = positive.sum(axis=1)  # (Q, A)
     ap[n_positive == 0] = 0.0
     ap[n_positive == lengths[:, None]] = 1.0

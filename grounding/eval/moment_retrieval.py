@@ -10,7 +10,7 @@ Definitions follow the official QVHighlights scorer exactly (see ``/work/shared/
   the VOC-2011 interpolated precision/recall curve with ``#GT windows`` positives.
 
 Everything is batched over queries and thresholds with numpy; sums are taken in the same order and
-grouping as the official code so the rounded numbers agree exactly.
+grouping as the official code (:mod:`grounding.eval.official_order`) so the rounded numbers agree exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from grounding.eval.official_order import compact_left, rowwise_reduce
 from grounding.eval.windows import cross_iou, paired_iou
 
 
@@ -41,28 +42,6 @@ def recall_at_one(ious: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
     return np.array([np.mean(ious >= t) for t in thresholds], dtype=np.float64)
 
 
-def _group_reduce(values: np.ndarray, counts: np.ndarray, reduce: str) -> np.ndarray:
-    """Row-wise sum or mean of the first ``counts[r]`` entries of ``values`` (R, K).
-
-    Rows with the same count are reduced together on a contiguous block so numpy applies the same
-    pairwise summation as on a 1-D array of that length (what the official code calls per query).
-    """
-    out = np.zeros(len(values), dtype=np.float64)
-    for count in np.unique(counts):
-        if count == 0:
-            continue
-        rows = np.flatnonzero(counts == count)
-        block = np.ascontiguousarray(values[rows, :count])
-        out[rows] = block.mean(axis=1) if reduce == "mean" else block.sum(axis=1)
-    return out
-
-
-def _compact_left(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move the masked entries of each row to its front, keeping their order: (R, K) values, (R,) counts."""
-    order = np.argsort(~mask, axis=1, kind="stable")
-    return np.take_along_axis(np.where(mask, values, 0.0), order, axis=1), mask.sum(axis=1)
-
-
 def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
     """VOC-2011 AP of each row of precision/recall curves float ``(R, P)``: float64 ``(R,)``.
 
@@ -75,7 +54,7 @@ def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
     mprec = np.maximum.accumulate(mprec[:, ::-1], axis=1)[:, ::-1]
     step = mrec[:, 1:] != mrec[:, :-1]
     terms = (mrec[:, 1:] - mrec[:, :-1]) * mprec[:, 1:]
-    return _group_reduce(*_compact_left(terms, step), reduce="sum")
+    return rowwise_reduce(*compact_left(terms, step), reduce="sum")
 
 
 def average_precision(
