@@ -84,6 +84,8 @@ class Shortlist:
     top_score:    best clip similarity among allowed hits (``c_1``)
     cutoff_score: similarity of the last allowed hit (``c_k``): the retrieval cut-off
     k:            how many clips FAISS returned for the final search
+    unknown_hits: hits of videos missing from ``videos`` in an unfiltered search (a stale
+                  catalog: the caller may refresh it and search again)
     """
 
     windows: list[CandidateWindow]
@@ -92,6 +94,7 @@ class Shortlist:
     top_score: float
     cutoff_score: float
     k: int
+    unknown_hits: int = 0
 
 
 def adaptive_k(n_clips: int, config: CoarseConfig, n_videos: int = 0) -> int:
@@ -219,13 +222,14 @@ class CoarseRetriever:
         while True:
             video_ids, clip_index, scores = self._hits(q, k)
             keep = np.isin(video_ids, allowed_ids)
+            unknown_hits = 0 if filtered else int((~keep).sum())
             video_ids, clip_index, scores = video_ids[keep], clip_index[keep], scores[keep]
             enough = np.unique(video_ids).size >= want_videos or scores.size >= adaptive_k(n_clips, cfg, n_videos)
             if not filtered or enough or k >= n_clips:
                 break
             k = min(n_clips, 4 * k)
         if scores.size == 0:
-            return Shortlist([], {}, {}, 0.0, 0.0, k)
+            return Shortlist([], {}, {}, 0.0, 0.0, k, unknown_hits)
 
         best_per_video: dict[int, float] = {}
         for vid, score in zip(video_ids.tolist(), scores.tolist()):
@@ -253,6 +257,7 @@ class CoarseRetriever:
             top_score=float(scores.max()),
             cutoff_score=float(scores.min()),
             k=k,
+            unknown_hits=unknown_hits,
         )
 
     def _hits(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -66,6 +66,7 @@ class SearchConfig:
     training_free: TrainingFreeConfig = field(default_factory=TrainingFreeConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
     model_top_k: int = 10   # spans a grounding checkpoint proposes per window
+    catalog_max_age_s: float = 5.0   # video records are re-read at least this often (renames)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class Searcher:
         self.directory = resolve_library_dir(library_dir)
         self._library: Library | None = None
         self._retriever: CoarseRetriever | None = None
+        self._catalog_cache: dict[int, VideoRecord] = {}
+        self._catalog_read_at = 0.0
         self._open_library()
         self._grounding_choice = grounding
         self._encoder: Encoder | None = None
@@ -206,7 +209,7 @@ class Searcher:
         min_duration: float | None,
         max_duration: float | None,
     ) -> SearchResponse:
-        """Retrieve, load, ground, rank; ``catalog`` holds every indexed video (one DB read per query)."""
+        """Retrieve, load, ground, rank; ``catalog`` holds every indexed video (maybe cached)."""
         pooled = np.asarray(features.pooled, dtype=np.float32).reshape(-1)
         if pooled.shape[0] != identity.dim:
             raise ValueError(f"query vector has {pooled.shape[0]} dims but the library stores {identity.dim}")
@@ -228,6 +231,12 @@ class Searcher:
             pooled, n_clips=sum(v.clip_count for v in catalog.values()), n_videos=top, videos=candidates,
             filtered=filtered, window_clips=window_clips,
         )
+        if shortlist.unknown_hits:  # videos indexed since the catalog was read: read it again
+            catalog = self._catalog(refresh=True)
+            shortlist = self._coarse.shortlist(
+                pooled, n_clips=sum(v.clip_count for v in catalog.values()), n_videos=top, videos=catalog,
+                window_clips=window_clips,
+            )
         clock = _lap(timings, "retrieve", clock)
 
         windows, feats = self._load_windows(shortlist.windows)
@@ -283,13 +292,25 @@ class Searcher:
             self._library.close()
         self._library = library
         self._retriever = CoarseRetriever(library, self.config.coarse)
+        self._catalog_cache = {}
         return True
 
-    def _catalog(self) -> dict[int, VideoRecord]:
-        """Every indexed video by id, in one DB read ({} while nothing is indexed)."""
+    def _catalog(self, *, refresh: bool = False) -> dict[int, VideoRecord]:
+        """Every indexed video by id ({} while nothing is indexed).
+
+        Reading the catalog costs a DuckDB open (tens of ms), so it is kept between queries and
+        re-read when FAISS returns a video it lacks (new videos), when older than
+        ``catalog_max_age_s`` (renamed files) or when it is empty. Removed videos need no re-read:
+        their vectors leave the index, so no hit can name them.
+        """
         if not self._open_library() or self._library is None or self._library.identity is None:
             return {}
-        return {v.id: _with_defaults(v, self._library.identity) for v in self._library.videos(status="indexed")}
+        now = time.monotonic()
+        if refresh or not self._catalog_cache or now - self._catalog_read_at > self.config.catalog_max_age_s:
+            identity = self._library.identity
+            self._catalog_cache = {v.id: _with_defaults(v, identity) for v in self._library.videos(status="indexed")}
+            self._catalog_read_at = now
+        return self._catalog_cache
 
     def _require_indexed(self, catalog: dict[int, VideoRecord]) -> EncoderIdentity:
         identity = self._library.identity if self._library is not None else None

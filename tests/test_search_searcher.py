@@ -140,3 +140,16 @@ def test_a_searcher_made_before_the_first_index_answers_once_videos_arrive(tmp_p
         best = searcher.search("red").results[0]
         assert (best.path, best.start, best.end) == ("/v/park.mp4", 10.0, 16.0)
         assert searcher.status().videos_indexed == 1
+
+
+def test_catalog_is_read_once_across_queries(library_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Searcher(library_dir, grounding="none", device="cpu") as searcher:
+        assert searcher.library is not None
+        reads: list[object] = []
+        original = searcher.library.videos
+        monkeypatch.setattr(searcher.library, "videos", lambda **kw: reads.append(kw) or original(**kw))
+        for text in ("red", "cyan", "yellow"):
+            assert searcher.search(text).results
+        assert len(reads) == 1
+        searcher.search("red", path_glob="*park*")  # the glob is matched by the store
+        assert len(reads) == 2
