@@ -12,6 +12,7 @@ import pytest
 from grounding.data.annotations import read_jsonl
 from grounding.eval import PredictionError, evaluate, read_predictions
 from grounding.eval import highlight, moment_retrieval
+from grounding.eval.official_order import compact_left, rowwise_reduce
 from grounding.eval.windows import MAP_THRESHOLDS
 
 QVH = Path("/work/shared/data/qvhighlights")
@@ -151,6 +152,18 @@ def test_batched_mr_ap_equals_the_definition() -> None:
     batched = moment_retrieval.average_precision(preds, gts, MAP_THRESHOLDS)
     looped = np.array([[_mr_ap_loop(p, g, t) for t in MAP_THRESHOLDS] for p, g in zip(preds, gts)])
     np.testing.assert_allclose(batched, looped, rtol=1e-12, atol=1e-15)
+
+
+def test_rowwise_reduce_rounds_exactly_like_one_numpy_call_per_row() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.random((400, 40)) ** 3
+    mask = rng.random((400, 40)) < rng.uniform(0, 1, (400, 1))
+    sums = rowwise_reduce(*compact_left(values, mask), reduce="sum")
+    means = rowwise_reduce(*compact_left(values, mask), reduce="mean")
+    for row in range(400):
+        selected = values[row][mask[row]]
+        assert sums[row] == (np.sum(selected) if len(selected) else 0.0)
+        assert means[row] == (np.mean(selected) if len(selected) else 0.0)
 
 
 # -- the scorer on small hand-made cases ---------------------------------------------------------

@@ -27,7 +27,7 @@ class AnnotationError(ValueError):
     """A malformed annotation file; the message names the file and line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Annotation:
     """One query of a grounding dataset.
 
