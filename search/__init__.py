@@ -14,7 +14,7 @@ _EXPORTS = {
     "SearchConfig": "search.searcher",
     "EmptyQueryError": "search.searcher",
     "EmptyLibraryError": "search.searcher",
-    "GroundingMismatchError": "search.searcher",
+    "GroundingMismatchError": "search.grounding_choice",
     "Moment": "search.ranking",
 }
 

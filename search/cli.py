@@ -67,13 +67,8 @@ def query(
     from indexer.encoders.registry import EncoderLoadError
     from indexer.paths import resolve_library_dir
     from indexer.store_errors import LibraryError
-    from search.searcher import (
-        EmptyLibraryError,
-        EmptyQueryError,
-        GroundingMismatchError,
-        Searcher,
-        normalise_query,
-    )
+    from search.grounding_choice import GroundingMismatchError
+    from search.searcher import EmptyLibraryError, EmptyQueryError, Searcher, normalise_query
 
     try:
         normalise_query(text)
@@ -191,12 +186,12 @@ def config_set(
     from grounding.checkpoint import CheckpointError, read_meta
     from indexer.library import Library
     from indexer.store_errors import LibraryError
-    from search.searcher import TRAINING_FREE, GroundingMismatchError, check_grounder_compatible
+    from search.grounding_choice import TRAINING_FREE, GroundingMismatchError, check_grounder_compatible, is_training_free
 
     stored = value.strip()
     try:
         with Library.open(library) as lib:
-            if stored.lower() != TRAINING_FREE:
+            if not is_training_free(stored):
                 run_dir = Path(stored).expanduser().resolve()
                 meta = read_meta(run_dir)
                 if lib.identity is not None:

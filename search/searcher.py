@@ -29,6 +29,13 @@ import numpy as np
 
 from indexer.store_errors import LibraryError
 from search.coarse_retrieval import CandidateWindow, CoarseConfig, CoarseRetriever
+from search.grounding_choice import (
+    GROUNDING_SETTING,
+    TRAINING_FREE,
+    GroundingMismatchError,
+    is_training_free,
+    load_grounder,
+)
 from search.ranking import Moment, RankingConfig, rank_moments
 from search.training_free import TrainingFreeConfig, TrainingFreeGrounder, clip_query_similarity
 
@@ -42,20 +49,12 @@ __all__ = [
     "SearchResponse", "Searcher",
 ]
 
-GROUNDING_SETTING = "grounding"
-TRAINING_FREE = "none"
-
-
 class EmptyQueryError(ValueError):
     """The query text is empty or only whitespace."""
 
 
 class EmptyLibraryError(RuntimeError):
     """The library has no indexed clips yet."""
-
-
-class GroundingMismatchError(ValueError):
-    """The grounding checkpoint was trained on features other than the library's."""
 
 
 @dataclass(frozen=True)
@@ -335,12 +334,12 @@ class Searcher:
         """Clip embeddings per window, one DB round trip; windows whose clips vanished are dropped."""
         if not windows:
             return [], []
-        spans = [(w.video_id, w.first_clip, w.end_clip) for w in windows]
         try:
-            loaded = self._lib.clip_embeddings(spans)
+            loaded = self._lib.clip_embeddings([(w.video_id, w.first_clip, w.end_clip) for w in windows])
         except LibraryError:  # a shortlisted video was removed by a concurrent index run: skip it
-            loaded = [self._lib.clip_embeddings([span])[0] if self._exists(span[0]) else np.empty((0, 0))
-                      for span in spans]
+            present = self._catalog(refresh=True)
+            windows = [w for w in windows if w.video_id in present]
+            loaded = self._lib.clip_embeddings([(w.video_id, w.first_clip, w.end_clip) for w in windows])
         kept_windows: list[CandidateWindow] = []
         kept_feats: list[np.ndarray] = []
         for window, feats in zip(windows, loaded):
@@ -353,12 +352,6 @@ class Searcher:
             kept_windows.append(window)
             kept_feats.append(feats)
         return kept_windows, kept_feats
-
-    def _exists(self, video_id: int) -> bool:
-        try:
-            return self._lib.video(video_id).status == "indexed"
-        except LibraryError:
-            return False
 
     # -- models ----------------------------------------------------------------------------------
 
@@ -378,9 +371,10 @@ class Searcher:
             choice = self._grounding_choice
             if choice is None:
                 choice = self._lib.get_setting(GROUNDING_SETTING)
-            if choice is None or choice.strip().lower() in ("", TRAINING_FREE):
+            if is_training_free(choice):
                 self._grounder, self._grounding_name = None, TRAINING_FREE
                 return None
+            assert choice is not None
             grounder = load_grounder(Path(choice), identity, self.device)
             self._grounder, self._grounding_name = grounder, str(choice)
             return grounder
@@ -411,42 +405,6 @@ def encode_query(encoder: Encoder, query: str) -> tuple[TextFeatures, list[str]]
         if n_tokens > int(limit):
             notes.append(f"query longer than {limit} tokens ({n_tokens}); truncated for {encoder.name}")
     return features, notes
-
-
-def load_grounder(run_dir: Path, identity: EncoderIdentity, device: str) -> Any:
-    """``grounding.predictor.Grounder.from_checkpoint`` after checking its features fit the library.
-
-    The compatibility check reads only ``config.json``, so a mismatched checkpoint is refused before
-    any weights are loaded. ``device`` ``auto`` resolves to CUDA when available.
-    """
-    from grounding.checkpoint import read_meta
-    from grounding.predictor import Grounder
-
-    check_grounder_compatible(read_meta(run_dir), identity, str(run_dir))
-    return Grounder.from_checkpoint(run_dir, device=device)
-
-
-def check_grounder_compatible(meta: Any, identity: EncoderIdentity, run_dir: str) -> None:
-    """Refuse a checkpoint trained on other features than the library's, naming both.
-
-    meta is a ``grounding.checkpoint.CheckpointMeta`` (video_dim, clip_seconds, encoder identity dict).
-    """
-    encoder = dict(meta.encoder or {})
-    theirs = (
-        f"{encoder.get('name', 'unknown encoder')} ({encoder.get('model_id', '?')}, dim {meta.video_dim}, "
-        f"{float(meta.clip_seconds):g} s clips)"
-    )
-    ours = f"{identity.name} ({identity.model_id}, dim {identity.dim}, {identity.clip_seconds:g} s clips)"
-    same = (
-        int(meta.video_dim) == identity.dim
-        and abs(float(meta.clip_seconds) - identity.clip_seconds) < 1e-6
-        and encoder.get("name", identity.name) == identity.name
-        and encoder.get("model_id", identity.model_id) == identity.model_id
-    )
-    if not same:
-        raise GroundingMismatchError(
-            f"grounding checkpoint {run_dir} was trained on {theirs} features but this library holds {ours}"
-        )
 
 
 def _with_defaults(video: VideoRecord, identity: EncoderIdentity | None) -> VideoRecord:
