@@ -121,7 +121,10 @@ def validate_predictions(
     missing = [q for q in gt_qids if q not in by_qid]
     if missing:
         shown = ", ".join(map(repr, missing[:5])) + (" ..." if len(missing) > 5 else "")
-        raise PredictionError(f"{source}: {len(missing)} ground-truth qids have no prediction: {shown}")
+        hint = ""
+        if {str(q) for q in missing} & {str(q) for q in by_qid}:
+            hint = " (the same qids appear with another JSON type: string vs number)"
+        raise PredictionError(f"{source}: {len(missing)} ground-truth qids have no prediction: {shown}{hint}")
     known = set(gt_qids)
     extra = [i for i, row in enumerate(rows) if row["qid"] not in known]
     if extra:
