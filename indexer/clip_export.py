@@ -75,8 +75,10 @@ def _free_path(path: Path) -> Path:
     return candidate
 
 
-def _ticks(seconds: float, time_base: Fraction) -> int:
+def _ticks(seconds: float, time_base: Fraction | None) -> int:
     """``seconds`` in units of ``time_base``, rounded to the nearest tick."""
+    if time_base is None:  # FFmpeg always sets it on opened streams
+        raise ClipExportError("the video stream has no time base")
     return int(round(Fraction(seconds) / time_base))
 
 
@@ -97,8 +99,8 @@ def _keyframe_before(container: av.container.InputContainer, video: VideoStream,
     """Presentation time (s) of the keyframe a decoder must start from to show ``start``."""
     container.seek(_ticks(start, video.time_base), stream=video, backward=True, any_frame=False)
     for packet in container.demux(video):
-        if packet.pts is not None:
-            return float(packet.pts * video.time_base)
+        if packet.pts is not None and packet.time_base is not None:
+            return float(packet.pts * packet.time_base)
     return 0.0
 
 
@@ -173,10 +175,10 @@ def _copy(source: Path, start: float, end: float, target: Path, *, edit_list: bo
     """
     with av.open(str(source)) as inp, av.open(str(target), mode="w") as out:
         video = inp.streams.video[0]
-        audio: AudioStream | None = inp.streams.audio[0] if inp.streams.audio else None
+        audio = inp.streams.audio[0] if inp.streams.audio else None
         shift = start if edit_list else _keyframe_before(inp, video, start)
         inp.seek(_ticks(start, video.time_base), stream=video, backward=True, any_frame=False)
-        mapping = {video.index: out.add_stream_from_template(video)}
+        mapping: dict[int, av.stream.Stream] = {video.index: out.add_stream_from_template(video)}
         if audio is not None:
             mapping[audio.index] = out.add_stream_from_template(audio)
         video_done = False
@@ -230,17 +232,18 @@ def _reencode(source: Path, start: float, end: float, target: Path) -> None:
         streams = [video] + ([audio] if out_audio is not None and audio is not None else [])
         done = {stream.index: False for stream in streams}
         for packet in inp.demux(*streams):
-            is_video = packet.stream.index == video.index
             if done[packet.stream.index]:
                 continue
             for frame in packet.decode():
+                if not isinstance(frame, (av.VideoFrame, av.AudioFrame)):
+                    continue
                 t = frame.time
                 if t is None or t < start - eps:
                     continue
                 if t >= end - eps:
                     done[packet.stream.index] = True
                     continue
-                if is_video:
+                if isinstance(frame, av.VideoFrame):
                     image = frame.reformat(width=width, height=height, format="yuv420p")
                     image.pts, image.time_base = int(round((t - start) * 1000)), _MS
                     for out_packet in out_video.encode(image):

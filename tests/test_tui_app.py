@@ -19,7 +19,7 @@ import av
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 from textual_image.widget import Image
 
 from indexer.videogen import Segment, frame_index_of, write_video
@@ -28,7 +28,6 @@ from tui.screens.export import ExportScreen
 from tui.screens.help import HelpScreen
 from tui.screens.status import StatusScreen
 from tui.settings import TuiSettings
-from tui.widgets.detail_pane import DetailPane
 from tui.widgets.results_list import ResultsList
 from tui.widgets.search_box import SearchBox
 from tui.widgets.timeline import SELECTED, Timeline
@@ -335,7 +334,9 @@ async def test_export_can_be_cancelled_and_needs_a_selection(videos: dict[str, P
     assert not (tmp_path / "exports").exists()
 
 
-async def test_y_copies_path_and_start(videos: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_y_copies_path_and_start(
+    videos: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     app = make_app(FakeSearcher(moments_for(videos)), tmp_path, query="sand")

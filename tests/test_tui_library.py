@@ -54,7 +54,8 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_video(videos / "c.mp4", [Segment(20, yellow)], fps=FPS, size=(64, 48))
     result = CliRunner().invoke(
         cli_app,
-        ["index", str(videos), "--library", str(root / "library"), "--encoder", COLOR_ENCODER, "--device", "cpu", "--json"],
+        ["index", str(videos), "--library", str(root / "library"), "--encoder", COLOR_ENCODER,
+         "--device", "cpu", "--json"],
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["indexed"] == 3

@@ -7,33 +7,46 @@ UI is up before any model is loaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 
 class MomentLike(Protocol):
-    """The fields of ``search.searcher.Moment`` the TUI reads (times in seconds)."""
+    """The fields of ``search.searcher.Moment`` the TUI reads (times in seconds; read-only)."""
 
-    path: str
-    video_id: int
-    start: float
-    end: float
-    score: float
-    video_duration: float
-    clip_seconds: float
-    saliency: list[float]  # one value per clip of the window the moment came from
-    saliency_start: float  # second at which saliency[0]'s clip starts
-    best_time: float
+    @property
+    def path(self) -> str: ...
+    @property
+    def video_id(self) -> int: ...
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def video_duration(self) -> float: ...
+    @property
+    def clip_seconds(self) -> float: ...
+    @property
+    def saliency(self) -> list[float]: ...  # one value per clip of the window the moment came from
+    @property
+    def saliency_start(self) -> float: ...  # second at which saliency[0]'s clip starts
+    @property
+    def best_time(self) -> float: ...  # start of the moment's most salient clip
 
 
 class ResponseLike(Protocol):
-    """``search.searcher.SearchResponse``."""
+    """``search.searcher.SearchResponse``: ``results`` best first."""
 
-    query: str
-    results: list[Any]  # list[MomentLike]
-    warnings: list[str]
+    @property
+    def query(self) -> str: ...
+    @property
+    def results(self) -> Sequence[MomentLike]: ...
+    @property
+    def warnings(self) -> list[str]: ...
 
 
 class SearchBackend(Protocol):

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+LIBRARY_HELP = "Library directory (default: $VSEARCH_LIBRARY, else the user data dir)."
+GROUNDING_HELP = "Grounding checkpoint RUN_DIR, or 'none' for training-free (default: the library's setting)."
+PLAYER_HELP = "Player command, e.g. 'mpv --fs' or 'vlc' (default: $VSEARCH_PLAYER, else mpv, vlc, the system opener)."
+EXPORT_HELP = "Folder that 'e' proposes for clips (default: $VSEARCH_EXPORT_DIR, else ~/Videos/vsearch clips)."
 
 
 def register(app: typer.Typer) -> None:
@@ -13,23 +18,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("tui")
     def tui_command(
-        query: Annotated[Optional[str], typer.Argument(help="Search for this right away.")] = None,
-        library: Annotated[
-            Optional[Path], typer.Option("--library", help="Library directory (default: $VSEARCH_LIBRARY, else the user data dir).")
-        ] = None,
-        grounding: Annotated[
-            Optional[str], typer.Option(help="Grounding checkpoint RUN_DIR, or 'none' (default: the library's setting).")
-        ] = None,
-        device: Annotated[str, typer.Option(help="Torch device for the encoder and grounding model.")] = "auto",
-        player: Annotated[
-            Optional[str], typer.Option(help="Player command, e.g. 'mpv' or 'vlc --fullscreen' (default: $VSEARCH_PLAYER, mpv, vlc, system opener).")
-        ] = None,
-        export_dir: Annotated[
-            Optional[Path], typer.Option(help="Folder proposed by 'e' (default: $VSEARCH_EXPORT_DIR, else ~/Videos/vsearch clips).")
-        ] = None,
+        query: Annotated[str | None, typer.Argument(help="Search for this right away.")] = None,
+        library: Annotated[Path | None, typer.Option("--library", help=LIBRARY_HELP)] = None,
+        grounding: Annotated[str | None, typer.Option(help=GROUNDING_HELP)] = None,
+        device: Annotated[str, typer.Option(help="Torch device: auto, cpu, cuda[:N].")] = "auto",
+        player: Annotated[str | None, typer.Option(help=PLAYER_HELP)] = None,
+        export_dir: Annotated[Path | None, typer.Option(help=EXPORT_HELP)] = None,
         top: Annotated[int, typer.Option(min=1, max=200, help="How many moments to list.")] = 20,
     ) -> None:
-        """Search and browse moments in a terminal UI (keys: / search, Enter play, e export, ? help)."""
+        """Search and browse moments in a terminal UI (/ search, Enter play, e export, y copy, ? help)."""
         from indexer.paths import resolve_library_dir
         from tui.app import VsearchApp
         from tui.backend import searcher_factory, stats_reader
@@ -39,10 +36,9 @@ def register(app: typer.Typer) -> None:
         settings = TuiSettings(player=player, top=top)
         if export_dir is not None:
             settings.export_dir = export_dir.expanduser()
-        app_ = VsearchApp(
+        VsearchApp(
             searcher_factory(library_dir, grounding=grounding, device=device),
             stats_reader(library_dir),
             settings=settings,
             query=query or "",
-        )
-        app_.run()
+        ).run()

@@ -25,9 +25,10 @@ class ExportScreen(ModalScreen[Path | None]):
         self._moment, self._folder = moment, folder
 
     def compose(self) -> ComposeResult:
-        name = clip_file_name(self._moment.path, self._moment.start, self._moment.end)
+        start, end = self._moment.start, self._moment.end
+        name = clip_file_name(self._moment.path, start, end)
         with Vertical(id="export-body", classes="modal-body"):
-            yield Static(f"Export {moment_range(self._moment.start, self._moment.end)} as {name}", classes="modal-title")
+            yield Static(f"Export {moment_range(start, end)} as {name}", classes="modal-title")
             yield Static("into the folder (Enter to export, Escape to cancel):")
             yield Input(display_path(self._folder), id="export-folder")
 

@@ -11,6 +11,7 @@ from textual.widgets import Input
 
 from tui.widgets.spinner import Spinner
 
+
 class SearchBox(Horizontal):
     """An ``Input`` plus a spinner.
 
