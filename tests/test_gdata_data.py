@@ -17,7 +17,13 @@ from grounding.data.annotations import (
     parse_annotation,
     to_row,
 )
-from grounding.data.dataset import DatasetConfig, GroundingDataset, collate, windows_to_spans
+from grounding.data.dataset import (
+    DatasetConfig,
+    GroundingDataset,
+    collate,
+    sample_saliency_pairs,
+    windows_to_spans,
+)
 from grounding.data.features import FeatureConfig, FeatureError, FeatureStore, add_temporal_endpoints
 from grounding.data.synthetic import make_synthetic_dataset
 
@@ -207,6 +213,19 @@ def test_sample_and_batch_follow_the_contract(tmp_path: Path) -> None:
     assert batch.targets[1]["spans"].shape == (2, 2)
     assert batch.qids == [1, 2] and batch.clip_seconds == [2.0, 2.0]
     assert batch.to("cpu").video_feats.data_ptr() == batch.video_feats.data_ptr()
+
+
+def test_binary_saliency_pairs_and_truncated_away_moments() -> None:
+    charades = parse_annotation({"qid": 1, "vid": "c", "duration": 30.0, "relevant_windows": [[10.0, 16.0]]},
+                                clip_seconds=1.0)
+    rng = np.random.default_rng(0)
+    pos, neg = sample_saliency_pairs(charades, 30, 2, rng)
+    assert len(pos) == len(neg) == 4
+    assert set(pos.tolist()) <= set(range(10, 16)) and not set(neg.tolist()) & set(range(10, 16))
+    # the moment lies beyond the 8 clips kept: no ranking signal, pos == neg
+    pos, neg = sample_saliency_pairs(charades, 8, 2, rng)
+    np.testing.assert_array_equal(pos, neg)
+    assert pos.max() < 8
 
 
 def test_sampling_is_seeded_by_epoch(tmp_path: Path) -> None:
