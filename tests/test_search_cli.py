@@ -14,6 +14,7 @@ from vsearch.cli import app
 VIDEOS = {
     "/v/film.mkv": [(8400.0, "gray"), (40.0, "cyan"), (2000.0, "gray")],
     "/v/park.mp4": [(100.0, "green"), (30.0, "red"), (170.0, "green")],
+    "/v/clip.mp4": [(6.0, "cyan")],  # a 3-clip window in the same grounding batch as 75-clip ones
 }
 
 
@@ -47,17 +48,17 @@ def test_json_has_the_documented_shape(library: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["query"] == "cyan"
-    first = doc["results"][0]
+    first = next(r for r in doc["results"] if r["path"] == "/v/film.mkv")
     for key, kind in [("path", str), ("start", float), ("end", float), ("score", float), ("video_duration", float),
                       ("clip_seconds", float), ("saliency", list), ("saliency_start", float)]:
         assert isinstance(first[key], kind), key
-    assert (first["path"], first["start"], first["end"]) == ("/v/film.mkv", 8400.0, 8440.0)
+    assert (first["start"], first["end"]) == (8400.0, 8440.0)
     scores = [r["score"] for r in doc["results"]]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_table_shows_rank_file_timecodes_and_sparkline(library: Path) -> None:
-    result = run("query", "cyan", "--library", str(library), "--top", "1")
+    result = run("query", "cyan", "--library", str(library), "--path", "*film*")
     assert result.exit_code == 0, result.output
     assert "film.mkv" in result.stdout and "2:20:00–2:20:40" in result.stdout
     assert any(ch in result.stdout for ch in "▁▂▃▄▅▆▇█")
@@ -130,8 +131,31 @@ def test_configured_checkpoint_grounds_all_windows(library: Path, tmp_path: Path
             assert moment["saliency_start"] <= moment["start"]
             assert moment["end"] <= moment["saliency_start"] + len(moment["saliency"]) * moment["clip_seconds"] + 1e-6
         assert sum(m["path"] == "/v/film.mkv" for m in doc["results"]) <= 2
+        assert {"/v/film.mkv", "/v/clip.mp4"} <= {m["path"] for m in doc["results"]}
         # An explicit --grounding none overrides the configured checkpoint.
         free = json.loads(run("query", "cyan", "--library", str(library), "--json", "--grounding", "none").stdout)
         assert free["grounding"] == "none"
     finally:
         run("config", "unset", "grounding", "--library", str(library))
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0:00:00"), (59.9, "0:00:59"), (3725.4, "1:02:05"), (10800, "3:00:00")])
+def test_timecode(seconds: float, text: str) -> None:
+    from search.cli import timecode
+
+    assert timecode(seconds) == text
+
+
+def test_sparkline_keeps_peaks_and_highlights_the_moment() -> None:
+    from search.cli import sparkline
+    from search.ranking import Moment
+
+    saliency = [0.0] * 75
+    saliency[40] = 1.0  # one peak clip at 80-82 s of a window starting at 1000 s
+    moment = Moment(path="v", video_id=1, start=1078.0, end=1086.0, score=0.9, video_duration=4000.0,
+                    clip_seconds=2.0, saliency=saliency, saliency_start=1000.0, best_time=1080.0)
+    line = sparkline(moment, width=15)
+    assert len(line.plain) == 15 and line.plain.count("█") == 1 and line.plain.index("█") == 8
+    highlighted = [i for i in range(15) if any("bold" in str(span.style) and span.start <= i < span.end
+                                               for span in line.spans)]
+    assert highlighted == [7, 8]
