@@ -161,7 +161,8 @@ def _print_table(response: SearchResponse) -> None:
     if not response.results:
         console.print(f"No moments found for {response.query!r}.")
         return
-    table = Table(title=f"{response.query}", title_justify="left", header_style="bold")
+    title = response.query if len(response.query) <= 72 else response.query[:71] + "…"
+    table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("file", overflow="fold", ratio=1)
     table.add_column("time", no_wrap=True)
