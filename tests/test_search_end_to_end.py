@@ -82,7 +82,7 @@ WRITER = textwrap.dedent("""
         print("writing", flush=True)
         for i in range(count):
             add_color_video(library, f"/new/{i:03d}.mp4", [(20.0, "blue"), (10.0, "yellow"), (30.0, "blue")])
-            time.sleep(0.05)
+            time.sleep(0.25)
     print("done", flush=True)
 """)
 
