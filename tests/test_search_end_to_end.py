@@ -104,7 +104,7 @@ def test_searcher_keeps_answering_while_another_process_writes(tmp_path: Path) -
                 seen_counts.append(len({m.path for m in searcher.search("yellow", top=50, per_video=1).results}))
             _, stderr = writer.communicate(timeout=60)
             assert writer.returncode == 0, stderr
-            time.sleep(0.3)  # past the store's refresh interval
+            time.sleep(1.1)  # past the store's refresh interval (StoreConfig.refresh_interval_s = 1 s)
             final = searcher.search("yellow", top=50, per_video=1).results
     finally:
         if writer.poll() is None:
