@@ -81,7 +81,7 @@ def test_default_config_is_the_stage2_1b_model() -> None:
 
 def test_tiny_official_checkpoint_loads_with_nothing_missing_or_unexpected(checkpoint_dir: Path) -> None:
     state = read_state_dict(checkpoint_dir / TINY_WEIGHTS_NAME)  # {"module": ...} wrapper, bf16
-    model = InternVideo2Stage2(TINY_CONFIG, empty_vision=True)
+    model = InternVideo2Stage2(TINY_CONFIG, initialize=False)
     report = load_official_state_dict(model, state, fusion_layer=TINY_CONFIG.text.fusion_layer)
     assert report.missing == [] and report.unexpected == []
     assert set(report.loaded) == official_retrieval_keys(TINY_CONFIG)
@@ -188,3 +188,21 @@ def test_config_file_selects_the_size(tmp_path: Path, checkpoint_dir: Path) -> N
     # Without internvideo2_config.json the 1B default is assumed and the shapes cannot match.
     with pytest.raises(InternVideo2CheckpointError, match=f"has shape .*{CONFIG_FILENAME}"):
         load_encoder("internvideo2", path=str(tmp_path / TINY_WEIGHTS_NAME), device="cpu")
+
+
+def test_vsearch_index_with_a_tiny_official_checkpoint(tmp_path: Path, checkpoint_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from indexer.videogen import Segment, write_video
+    from vsearch.cli import app
+
+    (tmp_path / "videos").mkdir()
+    write_video(tmp_path / "videos" / "a.mp4", [Segment(3, (200, 0, 0)), Segment(3, (0, 0, 200))], fps=8, size=(64, 48))
+    library = tmp_path / "library"
+    result = CliRunner().invoke(app, ["index", str(tmp_path / "videos"), "--library", str(library), "--encoder",
+                                      "internvideo2", "--encoder-path", str(checkpoint_dir), "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["clips_added"] == 3
+    status = json.loads(CliRunner().invoke(app, ["status", "--library", str(library), "--json"]).stdout)
+    assert status["encoder"]["name"] == "internvideo2" and status["encoder"]["dim"] == 16
+    assert status["clips"] == status["vectors"] == 3

@@ -173,17 +173,20 @@ def is_training_only_key(key: str, fusion_layer: int) -> bool:
     return layer is not None and int(layer.group(1)) >= fusion_layer
 
 
-def load_official_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *, fusion_layer: int,
-                             source: str = "checkpoint") -> LoadReport:
-    """Copy ``state`` (official key names) into ``model``; raise on missing/unexpected keys or bad shapes."""
-    own = model.state_dict()
+def select_retrieval_weights(state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]], *,
+                             fusion_layer: int, source: str = "checkpoint") -> tuple[dict[str, torch.Tensor], LoadReport]:
+    """Pick the tensors of ``state`` (official key names) that the model with ``expected`` shapes uses.
+
+    Training-only keys are dropped; any other unknown key, any missing key or any shape mismatch
+    raises :class:`InternVideo2CheckpointError` (the file is not this model, or not this size).
+    """
     report = LoadReport()
     usable: dict[str, torch.Tensor] = {}
     for key, value in state.items():
-        if key in own:
-            if tuple(own[key].shape) != tuple(value.shape):
+        if key in expected:
+            if expected[key] != tuple(value.shape):
                 raise InternVideo2CheckpointError(
-                    f"{source}: {key} has shape {tuple(value.shape)}, the model expects {tuple(own[key].shape)}; "
+                    f"{source}: {key} has shape {tuple(value.shape)}, the model expects {expected[key]}; "
                     f"for a size other than Stage2 1B put a matching {CONFIG_FILENAME} next to the weights"
                 )
             usable[key] = value
@@ -191,7 +194,7 @@ def load_official_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *
             report.ignored.append(key)
         else:
             report.unexpected.append(key)
-    report.missing = sorted(set(own) - set(usable))
+    report.missing = sorted(set(expected) - set(usable))
     report.loaded = sorted(usable)
     if report.missing or report.unexpected:
         parts = []
@@ -202,5 +205,13 @@ def load_official_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *
         raise InternVideo2CheckpointError(
             f"{source} is not an InternVideo2 Stage2 checkpoint: {'; '.join(parts)} keys; {ACCESS_HINT}"
         )
+    return usable, report
+
+
+def load_official_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *, fusion_layer: int,
+                             source: str = "checkpoint") -> LoadReport:
+    """Copy ``state`` (official key names) into ``model``; see :func:`select_retrieval_weights`."""
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    usable, report = select_retrieval_weights(state, expected, fusion_layer=fusion_layer, source=source)
     model.load_state_dict(usable, strict=True)
     return report

@@ -16,12 +16,12 @@ from indexer.encoders.base import EncodedText
 from indexer.encoders.device import resolve_device
 from indexer.encoders.internvideo2.checkpoint import (
     InternVideo2CheckpointError,
-    load_official_state_dict,
     read_state_dict,
     resolve_checkpoint,
+    select_retrieval_weights,
 )
 from indexer.encoders.internvideo2.config import InternVideo2Config
-from indexer.encoders.internvideo2.model import InternVideo2Stage2
+from indexer.encoders.internvideo2.model import InternVideo2Stage2, parameter_shapes
 from indexer.encoders.preprocess import imagenet_transform
 from indexer.encoders.registry import EncoderLoadError
 from indexer.encoders.tokenize import tokenize
@@ -56,11 +56,12 @@ class InternVideo2Encoder:
         if batch_size < 1:
             raise EncoderLoadError(f"batch_size must be >= 1, got {batch_size}")
         source = resolve_checkpoint(path)
-        state = read_state_dict(source.weights)
-        model = InternVideo2Stage2(source.config, empty_vision=True)
-        load_official_state_dict(model, state, fusion_layer=source.config.text.fusion_layer,
-                                 source=str(source.weights))
-        del state
+        # Check the file against the architecture on the meta device before allocating anything.
+        usable, _ = select_retrieval_weights(read_state_dict(source.weights), parameter_shapes(source.config),
+                                             fusion_layer=source.config.text.fusion_layer, source=str(source.weights))
+        model = InternVideo2Stage2(source.config, initialize=False)
+        model.load_state_dict(usable, strict=True)
+        del usable
         tokenizer = _load_tokenizer(source.tokenizer)
         self._setup(model, tokenizer, source.config, model_id=source.weights.name, device=device,
                     precision=precision, batch_size=batch_size)

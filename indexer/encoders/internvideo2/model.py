@@ -54,17 +54,21 @@ class InternVideo2Stage2(nn.Module):
     per token, not normalised; ``pooled (B, embed_dim)`` projected [CLS], L2-normalised``)``.
     """
 
-    def __init__(self, config: InternVideo2Config, *, empty_vision: bool = False) -> None:
-        """``empty_vision``: allocate the (1B-parameter) vision tower uninitialised, for loading weights
-        into it right after; skips seconds of random initialisation that would be overwritten."""
+    def __init__(self, config: InternVideo2Config, *, initialize: bool = True) -> None:
+        """``initialize=False`` allocates the weights without random initialisation (transformers'
+        ``no_init_weights``), for loading a checkpoint right after: saves a 1.3B-parameter init."""
         super().__init__()
         self.config = config
-        if empty_vision:
-            with torch.device("meta"):
-                vision = InternVideo2VisionTransformer(config.vision)
-            self.vision_encoder = vision.to_empty(device="cpu")
+        if initialize:
+            self._build(config)
         else:
-            self.vision_encoder = InternVideo2VisionTransformer(config.vision)
+            from transformers.initialization import no_init_weights
+
+            with no_init_weights():
+                self._build(config)
+
+    def _build(self, config: InternVideo2Config) -> None:
+        self.vision_encoder = InternVideo2VisionTransformer(config.vision)
         self.text_encoder = TextEncoder(config.text)
         self.vision_proj = nn.Linear(config.vision.clip_embed_dim, config.embed_dim)
         self.text_proj = nn.Linear(config.text.hidden_size, config.embed_dim)
@@ -77,3 +81,10 @@ class InternVideo2Stage2(nn.Module):
         hidden = self.text_encoder.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         tokens = self.text_proj(hidden)
         return tokens.float(), F.normalize(tokens[:, 0].float(), dim=-1)
+
+
+def parameter_shapes(config: InternVideo2Config) -> dict[str, tuple[int, ...]]:
+    """Shapes of every state-dict entry of the model at ``config``, computed on the meta device (free)."""
+    with torch.device("meta"):
+        model = InternVideo2Stage2(config)
+    return {key: tuple(value.shape) for key, value in model.state_dict().items()}
