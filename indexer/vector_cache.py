@@ -76,7 +76,9 @@ class VectorCache:
         ids = np.asarray(ids, dtype=np.int64)
         out = np.zeros((len(ids), self.dim), np.float32)
         found = np.zeros(len(ids), bool)
-        on_disk = (ids > 0) & (ids < self.trusted_rows)
+        # The writer wrote every row itself (same page cache), so it trusts the whole file.
+        limit = self.rows_on_disk() if self.writable else self.trusted_rows
+        on_disk = (ids > 0) & (ids < limit)
         if on_disk.any():
             need = int(ids[on_disk].max()) + 1
             if self._map is None or self._map_rows < need:

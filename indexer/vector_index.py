@@ -88,7 +88,11 @@ class IndexPolicy:
         return int(min(max(round(nlist * self.nprobe_fraction), self.min_nprobe), self.max_nprobe, nlist))
 
     def train_size(self, spec: IndexSpec) -> int:
-        return spec.nlist * self.train_points_per_list if spec.type != IndexType.FLAT else 0
+        """Training sample size: ~32 points per list; PQ codebooks (256 codes) want >= 10k points."""
+        if spec.type == IndexType.FLAT:
+            return 0
+        size = spec.nlist * self.train_points_per_list
+        return max(size, 40 * 256) if spec.type == IndexType.IVF_PQ else size
 
 
 def _rank(kind: IndexType) -> int:
@@ -150,6 +154,8 @@ class VectorIndex:
         ivf = faiss.extract_index_ivf(self.index)
         ivf.cp.niter = 10
         ivf.cp.max_points_per_centroid = self.policy.train_points_per_list
+        # FAISS warns below 39 points per centroid; ~32 is within its own guidance (30-256).
+        ivf.cp.min_points_per_centroid = min(ivf.cp.min_points_per_centroid, max(len(sample) // self.spec.nlist, 1))
         self.index.train(sample)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:

@@ -224,6 +224,9 @@ class VectorStore:
         """Writer: clips ``first_id ..`` were committed, moving DuckDB to ``token``."""
         with self._lock:
             assert self.index is not None and self.watermark is not None
+            if (self.watermark.next_clip_id >= token.next_clip_id
+                    and self.watermark.tombstone_seq >= token.tombstone_seq):
+                return  # a rebuild or catch-up already read these rows from DuckDB
             if self.watermark.next_clip_id != first_id or self.watermark.tombstone_seq != token.tombstone_seq:
                 self.catch_up()
                 return
@@ -238,6 +241,9 @@ class VectorStore:
         """Writer: clip ids ``[first_id, end_id)`` were deleted, moving DuckDB to ``token``."""
         with self._lock:
             assert self.index is not None and self.watermark is not None
+            if (self.watermark.next_clip_id >= token.next_clip_id
+                    and self.watermark.tombstone_seq >= token.tombstone_seq):
+                return
             if (self.watermark.tombstone_seq + 1 != token.tombstone_seq
                     or self.watermark.next_clip_id != token.next_clip_id):
                 self.catch_up()
