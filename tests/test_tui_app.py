@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,6 +402,30 @@ async def test_stale_results_never_replace_newer_ones(videos: dict[str, Path], t
         await settle(pilot)
         assert searcher.queries[-1] == "second"  # a cancelled search never runs after a newer one
         assert app.query_one(ResultsList).row_count == 3
+
+
+async def test_spinner_shows_while_searching(videos: dict[str, Path], tmp_path: Path) -> None:
+    release = threading.Event()
+    moments = moments_for(videos)
+
+    class Blocking(FakeSearcher):
+        def search(self, text: str, *, top: int = 10, per_video: int = 3) -> FakeResponse:
+            release.wait(10)
+            return FakeResponse(text, moments)
+
+    app = make_app(Blocking(moments), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"sand", "enter")
+        spinner = app.query_one("#spinner")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "loading model" in str(spinner.render()):
+                break
+        assert "loading model\u2026" in str(spinner.render())
+        assert spinner.content_region.height >= 1 and spinner.content_region.width > len("loading model")
+        release.set()
+        await settle(pilot)
+        assert str(spinner.render()) == "" and app.query_one(ResultsList).row_count == 3
 
 
 def test_main_screen_snapshot(snap_compare: Any, videos: dict[str, Path], tmp_path: Path) -> None:

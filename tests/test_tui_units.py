@@ -217,3 +217,26 @@ def test_grab_frame_errors(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(FrameGrabError, match="cannot decode junk.mp4"):
         grab_frame(str(junk), 1.0)
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def test_cli_builds_the_app_from_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tui.app import VsearchApp
+    from vsearch.cli import app
+
+    started: list[VsearchApp] = []
+    monkeypatch.setattr(VsearchApp, "run", lambda self: started.append(self))
+    result = CliRunner().invoke(app, [
+        "tui", "a red boat", "--library", str(tmp_path / "lib"), "--player", "mpv --fs",
+        "--export-dir", str(tmp_path / "out"), "--top", "5",
+    ])
+    assert result.exit_code == 0, result.output
+    (tui,) = started
+    assert tui._initial_query == "a red boat"
+    assert (tui.settings.player, tui.settings.export_dir, tui.settings.top) == ("mpv --fs", tmp_path / "out", 5)
+    result = CliRunner().invoke(app, ["tui", "--top", "0"])
+    assert result.exit_code != 0 and "--top" in result.output

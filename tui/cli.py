@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("tui")
     def tui_command(
-        query: Annotated[str | None, typer.Argument(help="Search for this right away.")] = None,
+        query: Annotated[str | None, typer.Argument(metavar="QUERY", help="Search for this right away.")] = None,
         library: Annotated[Path | None, typer.Option("--library", help=LIBRARY_HELP)] = None,
         grounding: Annotated[str | None, typer.Option(help=GROUNDING_HELP)] = None,
         device: Annotated[str, typer.Option(help="Torch device: auto, cpu, cuda[:N].")] = "auto",

@@ -22,7 +22,7 @@ class SearchBox(Horizontal):
 
     BINDINGS = [
         Binding("down", "leave", "Results", show=False),
-        Binding("escape", "leave", "Results", show=False),
+        Binding("escape", "leave", "Results", key_display="esc"),
     ]
 
     class QueryChanged(Message):
