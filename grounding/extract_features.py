@@ -227,7 +227,7 @@ def extract_features(
     # Texts first: cheap, and a query's features do not depend on its video being readable.
     for start in range(0, len(todo_texts), batch_size):
         chunk = todo_texts[start:start + batch_size]
-        for query, feats in zip(chunk, encoder.encode_text([q.query for q in chunk])):
+        for query, feats in zip(chunk, encoder.encode_text([q.query for q in chunk]), strict=True):
             save_npz_atomic(Path(out_text) / f"qid{query.qid}.npz", TEXT_KEY, np.asarray(feats.tokens))
         summary.texts_written += len(chunk)
         progress.texts(len(chunk))

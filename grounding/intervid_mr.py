@@ -86,7 +86,7 @@ def build_pseudo_labels(
     videos: Path | None = None,
     out_video: Path | None = None,
     out_text: Path | None = None,
-    config: PseudoLabelConfig = PseudoLabelConfig(),
+    config: PseudoLabelConfig | None = None,
     encoder_spec: str = "",
     first_qid: int = 0,
     batch_size: int = 32,
@@ -99,6 +99,7 @@ def build_pseudo_labels(
     Captions whose video has no features, or that cannot be labelled, are skipped and reported.
     """
     started = time.perf_counter()
+    config = config or PseudoLabelConfig()
     captions = read_captions(Path(captions_path))
     summary = PseudoLabelSummary(captions=len(captions))
     bind_output_folders(encoder, out_video=features, out_text=None, clip_seconds=config.clip_seconds,

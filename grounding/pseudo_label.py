@@ -98,7 +98,7 @@ def positive_runs(similarities: np.ndarray, s_min: float) -> list[tuple[int, int
     """Runs ``(first, end_exclusive)`` of consecutive clips with ``s >= s_min``, in order."""
     positive = np.asarray(similarities) >= s_min
     edges = np.diff(np.concatenate([[0], positive.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
 def saliency_grades(positive_similarities: np.ndarray, grade_std: float = 1.5) -> np.ndarray:
@@ -134,12 +134,13 @@ def trim_segment(first: int, last: int, n_clips: int, max_clips: int) -> tuple[i
 
 
 def pseudo_label(clip_features: np.ndarray, text_embedding: np.ndarray, start: float, end: float,
-                 config: PseudoLabelConfig = PseudoLabelConfig(), *, video_duration: float | None = None) -> PseudoLabel:
+                 config: PseudoLabelConfig | None = None, *, video_duration: float | None = None) -> PseudoLabel:
     """Label one caption ``[start, end)`` seconds of a video with clip features ``(L, D)``.
 
     ``video_duration`` (seconds) bounds the last window when the final clip is partial; default
     ``L * clip_seconds``. Raises ValueError (one-line reason) when the caption cannot be labelled.
     """
+    config = config or PseudoLabelConfig()
     n_clips = len(clip_features)
     cs = config.clip_seconds
     duration = float(video_duration if video_duration is not None else n_clips * cs)

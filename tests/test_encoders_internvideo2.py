@@ -199,8 +199,9 @@ def test_vsearch_index_with_a_tiny_official_checkpoint(tmp_path: Path, checkpoin
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "a.mp4", [Segment(3, (200, 0, 0)), Segment(3, (0, 0, 200))], fps=8, size=(64, 48))
     library = tmp_path / "library"
-    result = CliRunner().invoke(app, ["index", str(tmp_path / "videos"), "--library", str(library), "--encoder",
-                                      "internvideo2", "--encoder-path", str(checkpoint_dir), "--device", "cpu", "--json"])
+    result = CliRunner().invoke(app, ["index", str(tmp_path / "videos"), "--library", str(library),
+                                      "--encoder", "internvideo2", "--encoder-path", str(checkpoint_dir),
+                                      "--device", "cpu", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["clips_added"] == 3
     status = json.loads(CliRunner().invoke(app, ["status", "--library", str(library), "--json"]).stdout)

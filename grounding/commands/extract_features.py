@@ -31,7 +31,14 @@ def _library_encoder(library: Optional[Path]) -> Optional[str]:
 
 
 def _rich_progress(console: Any) -> tuple[Any, Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from grounding.extract_features import ExtractionProgress
 

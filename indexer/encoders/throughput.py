@@ -112,7 +112,7 @@ def time_encoder(encoder: Any, clips: int, *, repeats: int = 2) -> float:
 
 def main(argv: list[str] | None = None) -> list[Throughput]:
     parser = argparse.ArgumentParser(prog="python -m indexer.encoders.throughput", description=__doc__.split("\n")[0])
-    parser.add_argument("--encoders", default=",".join(ENCODERS), help="comma-separated subset of tiny,clip,internvideo2")
+    parser.add_argument("--encoders", default=",".join(ENCODERS), help="comma-separated, from " + ",".join(ENCODERS))
     parser.add_argument("--clips", type=int, default=8, help="clips per timed call")
     parser.add_argument("--device", default="cpu", help="cpu | cuda[:N]")
     parser.add_argument("--skip-timing", default="", help="encoders to estimate from FLOPs instead of timing")

@@ -99,7 +99,8 @@ def resolve_checkpoint(path: str | None) -> CheckpointSource:
 def _from_directory(directory: Path, *, model_id: str) -> CheckpointSource:
     candidates = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
     if not candidates:
-        raise InternVideo2CheckpointError(f"no InternVideo2 weights (*.pt, *.safetensors) in {directory}: {ACCESS_HINT}")
+        raise InternVideo2CheckpointError(
+            f"no InternVideo2 weights (*.pt, *.safetensors) in {directory}: {ACCESS_HINT}")
     if len(candidates) > 1:
         names = ", ".join(p.name for p in candidates)
         raise InternVideo2CheckpointError(f"several weight files in {directory} ({names}): pass the one to use "
@@ -173,8 +174,10 @@ def is_training_only_key(key: str, fusion_layer: int) -> bool:
     return layer is not None and int(layer.group(1)) >= fusion_layer
 
 
-def select_retrieval_weights(state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]], *,
-                             fusion_layer: int, source: str = "checkpoint") -> tuple[dict[str, torch.Tensor], LoadReport]:
+def select_retrieval_weights(
+    state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]], *, fusion_layer: int,
+    source: str = "checkpoint",
+) -> tuple[dict[str, torch.Tensor], LoadReport]:
     """Pick the tensors of ``state`` (official key names) that the model with ``expected`` shapes uses.
 
     Training-only keys are dropped; any other unknown key, any missing key or any shape mismatch

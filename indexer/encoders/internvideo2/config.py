@@ -71,7 +71,7 @@ class InternVideo2Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "InternVideo2Config":
+    def from_dict(cls, data: dict[str, Any]) -> InternVideo2Config:
         """Inverse of :meth:`to_dict`; unknown keys are an error (they mean a different model)."""
         data = dict(data)
         vision = VisionConfig(**data.pop("vision", {}))

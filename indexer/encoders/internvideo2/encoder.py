@@ -68,7 +68,7 @@ class InternVideo2Encoder:
 
     @classmethod
     def from_model(cls, model: InternVideo2Stage2, tokenizer: object, *, model_id: str, device: str = "auto",
-                   precision: str = "auto", batch_size: int = 16) -> "InternVideo2Encoder":
+                   precision: str = "auto", batch_size: int = 16) -> InternVideo2Encoder:
         """Wrap an already-built model (tests, conversions) without reading a checkpoint."""
         encoder = cls.__new__(cls)
         encoder._setup(model, tokenizer, model.config, model_id=model_id, device=device, precision=precision,

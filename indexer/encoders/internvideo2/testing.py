@@ -104,10 +104,9 @@ def write_tiny_checkpoint(directory: Path, *, seed: int = 0, config: InternVideo
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in build_tiny_model(seed, config).state_dict().items()}
     generator = torch.Generator().manual_seed(seed + 1)
-    state.update({k: v.to(dtype) if v.is_floating_point() else v
-                  for k, v in training_only_tensors(config, generator).items()})
+    tensors = {**build_tiny_model(seed, config).state_dict(), **training_only_tensors(config, generator)}
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     torch.save({wrapper: state} if wrapper else state, directory / TINY_WEIGHTS_NAME)
     (directory / CONFIG_FILENAME).write_text(json.dumps(config.to_dict(), indent=2))
     build_tiny_bert_tokenizer(config.text.vocab_size).save_pretrained(directory)
