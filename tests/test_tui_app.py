@@ -1,6 +1,7 @@
 """The Textual app driven headless by Pilot over an injected searcher (real videos, fake ranking).
 
-The searcher is a fake so every screen state is exact (results, saliency curves, failures);
+The searcher is a fake returning real ``Moment`` s so every screen state is exact (results,
+saliency curves, failures);
 tests/test_tui_library.py drives the same app over the real Searcher and a real library.
 """
 
@@ -12,7 +13,6 @@ import stat
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual_image.widget import Image
 
+from indexer.records import LibraryStats
 from indexer.videogen import Segment, frame_index_of, write_video
+from search.searcher import Moment, SearchResponse
 from tui.app import VsearchApp
 from tui.screens.export import ExportScreen
 from tui.screens.help import HelpScreen
@@ -42,56 +44,31 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@dataclass(frozen=True)
-class FakeMoment:
-    """Mirrors search.searcher.Moment (docs/DESIGN.md)."""
-
-    path: str
-    video_id: int
-    start: float
-    end: float
-    score: float
-    video_duration: float
-    clip_seconds: float
-    saliency: list[float]
-    saliency_start: float
-    best_time: float
-
-
-@dataclass(frozen=True)
-class FakeResponse:
-    query: str
-    results: list[FakeMoment]
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FakeStats:
-    videos_indexed: int = 2
-    videos_failed: int = 1
-    clips: int = 12
-    run_in_progress: bool = True
-    failures: list[tuple[str, str]] = field(default_factory=lambda: [("/videos/broken.avi", "no video stream")])
+def fake_stats() -> LibraryStats:
+    return LibraryStats(
+        library="/lib", videos_indexed=2, videos_failed=1, clips=12, vectors=12,
+        failures=[("/videos/broken.avi", "no video stream")], index_type="flat", run_in_progress=True,
+    )
 
 
 class FakeSearcher:
-    """Returns ``results`` for any non-empty query; raises like the real Searcher otherwise."""
+    """Returns ``results`` (real ``Moment`` s) for any non-empty query; raises like the real Searcher otherwise."""
 
-    def __init__(self, results: list[FakeMoment], error: Exception | None = None) -> None:
+    def __init__(self, results: list[Moment], error: Exception | None = None) -> None:
         self.results, self.error = results, error
         self.queries: list[str] = []
         self.closed = False
 
-    def search(self, text: str, *, top: int = 10, per_video: int = 3) -> FakeResponse:
+    def search(self, text: str, *, top: int = 10, per_video: int = 3) -> SearchResponse:
         self.queries.append(text)
         if self.error is not None:
             raise self.error
         if not text.strip():
             raise ValueError("the query is empty: describe what you are looking for")
-        return FakeResponse(text, self.results[:top])
+        return SearchResponse(text, self.results[:top], [])
 
-    def status(self) -> FakeStats:
-        return FakeStats()
+    def status(self) -> LibraryStats:
+        return fake_stats()
 
     def close(self) -> None:
         self.closed = True
@@ -112,13 +89,13 @@ def videos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     return {"beach": beach, "city": city}
 
 
-def moments_for(videos: dict[str, Path]) -> list[FakeMoment]:
+def moments_for(videos: dict[str, Path]) -> list[Moment]:
     curve = [0.1, 0.2, 0.8, 0.9, 0.85, 0.3, 0.1]
     beach, city = str(videos["beach"]), str(videos["city"])
     return [
-        FakeMoment(beach, 1, 4.0, 10.0, 0.87, 14.0, 2.0, curve, 0.0, 6.0),
-        FakeMoment(city, 2, 2.0, 4.0, 0.55, 8.0, 2.0, [0.2, 0.6, 0.3, 0.1], 0.0, 2.0),
-        FakeMoment(beach, 1, 12.0, 14.0, 0.40, 14.0, 2.0, curve, 0.0, 12.0),
+        Moment(beach, 1, 4.0, 10.0, 0.87, 14.0, 2.0, curve, 0.0, 6.0),
+        Moment(city, 2, 2.0, 4.0, 0.55, 8.0, 2.0, [0.2, 0.6, 0.3, 0.1], 0.0, 2.0),
+        Moment(beach, 1, 12.0, 14.0, 0.40, 14.0, 2.0, curve, 0.0, 12.0),
     ]
 
 
@@ -250,7 +227,7 @@ async def test_factory_failure_is_a_notification_and_retried(tmp_path: Path) -> 
         raise type("LibraryError", (Exception,), {"__module__": "indexer.library"})(
             f"no library at {tmp_path}/lib: run `vsearch index DIR` first")
 
-    app = VsearchApp(factory, FakeStats, settings=TuiSettings(export_dir=tmp_path, search_delay=60))
+    app = VsearchApp(factory, fake_stats, settings=TuiSettings(export_dir=tmp_path, search_delay=60))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"cat", "enter")
         await settle(pilot)
@@ -297,6 +274,16 @@ async def test_missing_player_is_a_notification(
         await pilot.press("enter")
         await settle(pilot)
     assert any(m.startswith("cannot start /nonexistent/player") for m in notifications(app))
+
+
+async def test_playing_a_vanished_video_is_a_notification(videos: dict[str, Path], tmp_path: Path) -> None:
+    app = make_app(FakeSearcher(moments_for(videos)), tmp_path, query="sand", player="mpv")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        videos["beach"].unlink()
+        await pilot.press("enter")
+        await settle(pilot)
+    assert any(m.startswith("video not found: ~/videos/beach.mp4") for m in notifications(app))
 
 
 async def test_e_exports_a_playable_clip_of_the_moment(videos: dict[str, Path], tmp_path: Path) -> None:
@@ -383,12 +370,12 @@ async def test_stale_results_never_replace_newer_ones(videos: dict[str, Path], t
     moments = moments_for(videos)
 
     class SlowFirst(FakeSearcher):
-        def search(self, text: str, *, top: int = 10, per_video: int = 3) -> FakeResponse:
+        def search(self, text: str, *, top: int = 10, per_video: int = 3) -> SearchResponse:
             self.queries.append(text)
             if text == "first":
                 time.sleep(0.5)
-                return FakeResponse(text, moments[:1])
-            return FakeResponse(text, moments)
+                return SearchResponse(text, moments[:1], [])
+            return SearchResponse(text, moments, [])
 
     searcher = SlowFirst(moments)
     app = make_app(searcher, tmp_path)
@@ -409,9 +396,9 @@ async def test_spinner_shows_while_searching(videos: dict[str, Path], tmp_path: 
     moments = moments_for(videos)
 
     class Blocking(FakeSearcher):
-        def search(self, text: str, *, top: int = 10, per_video: int = 3) -> FakeResponse:
+        def search(self, text: str, *, top: int = 10, per_video: int = 3) -> SearchResponse:
             release.wait(10)
-            return FakeResponse(text, moments)
+            return SearchResponse(text, moments, [])
 
     app = make_app(Blocking(moments), tmp_path)
     async with app.run_test(size=SIZE) as pilot:

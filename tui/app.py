@@ -171,6 +171,10 @@ class VsearchApp(App[None]):
 
     def play(self, moment: MomentLike) -> None:
         """Start the configured player at ``moment.start``."""
+        if not Path(moment.path).is_file():
+            self.notify(f"video not found: {display_path(moment.path)} (moved or deleted since it was indexed?)",
+                        title="Cannot play", severity="error", markup=False)
+            return
         try:
             command = player.player_command(moment.path, moment.start, self.settings.player)
             player.launch(command)
