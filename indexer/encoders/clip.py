@@ -77,7 +77,9 @@ class CLIPEncoder:
         config = model.config
         self.name = name
         self.model_id = model_id
-        self.dim = int(getattr(config, "projection_dim", None) or config.text_config.hidden_size)
+        # CLIP: projection_dim; SigLIP: the text head's projection_size (its image pooler has the same width).
+        self.dim = int(getattr(config, "projection_dim", None)
+                       or getattr(config.text_config, "projection_size", None) or config.text_config.hidden_size)
         self.text_dim = int(config.text_config.hidden_size)
         self.max_text_tokens = int(config.text_config.max_position_embeddings)
         self.frames_per_clip = int(frames_per_clip)

@@ -65,7 +65,6 @@ class CheckpointSource:
     weights: Path
     config: InternVideo2Config
     tokenizer: str              # a local directory or a Hugging Face id
-    model_id: str               # what the library records (the path or repo id the user gave)
 
 
 @dataclass
@@ -81,22 +80,22 @@ class LoadReport:
 def resolve_checkpoint(path: str | None) -> CheckpointSource:
     """Turn ``--encoder-path`` (file, directory, HF repo id or None) into a :class:`CheckpointSource`."""
     if path is None:
-        return _from_directory(_download(HF_REPO_ID), model_id=HF_REPO_ID)
+        return _from_directory(_download(HF_REPO_ID))
     local = Path(path).expanduser()
     if local.is_file():
         if local.suffix not in WEIGHT_SUFFIXES:
             raise InternVideo2CheckpointError(
                 f"{local} is not a weights file ({', '.join(WEIGHT_SUFFIXES)}): pass the InternVideo2 .pt or its folder"
             )
-        return _with_directory_extras(local, local.parent, model_id=str(local))
+        return _with_directory_extras(local, local.parent)
     if local.is_dir():
-        return _from_directory(local, model_id=str(local))
+        return _from_directory(local)
     if re.fullmatch(r"[\w.-]+/[\w.-]+", path) and not path.startswith((".", "/", "~")):
-        return _from_directory(_download(path), model_id=path)
+        return _from_directory(_download(path))
     raise InternVideo2CheckpointError(f"InternVideo2 weights not found at {path}: {ACCESS_HINT}")
 
 
-def _from_directory(directory: Path, *, model_id: str) -> CheckpointSource:
+def _from_directory(directory: Path) -> CheckpointSource:
     candidates = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
     if not candidates:
         raise InternVideo2CheckpointError(
@@ -105,10 +104,10 @@ def _from_directory(directory: Path, *, model_id: str) -> CheckpointSource:
         names = ", ".join(p.name for p in candidates)
         raise InternVideo2CheckpointError(f"several weight files in {directory} ({names}): pass the one to use "
                                           "with --encoder-path FILE")
-    return _with_directory_extras(candidates[0], directory, model_id=model_id)
+    return _with_directory_extras(candidates[0], directory)
 
 
-def _with_directory_extras(weights: Path, directory: Path, *, model_id: str) -> CheckpointSource:
+def _with_directory_extras(weights: Path, directory: Path) -> CheckpointSource:
     config = STAGE2_1B
     config_path = directory / CONFIG_FILENAME
     if config_path.is_file():
@@ -118,7 +117,7 @@ def _with_directory_extras(weights: Path, directory: Path, *, model_id: str) -> 
             raise InternVideo2CheckpointError(f"invalid {config_path}: {exc}") from exc
     has_tokenizer = any((directory / name).is_file() for name in TOKENIZER_FILES)
     tokenizer = str(directory) if has_tokenizer else HF_TOKENIZER_ID
-    return CheckpointSource(weights=weights, config=config, tokenizer=tokenizer, model_id=model_id)
+    return CheckpointSource(weights=weights, config=config, tokenizer=tokenizer)
 
 
 def _download(repo_id: str) -> Path:

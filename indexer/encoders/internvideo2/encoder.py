@@ -63,6 +63,7 @@ class InternVideo2Encoder:
         model.load_state_dict(usable, strict=True)
         del usable
         tokenizer = _load_tokenizer(source.tokenizer)
+        # The file name, not its folder, identifies the weights: a library survives moving them.
         self._setup(model, tokenizer, source.config, model_id=source.weights.name, device=device,
                     precision=precision, batch_size=batch_size)
 
