@@ -162,6 +162,7 @@ class Searcher:
         _check_options(top, per_video, min_duration, max_duration)
         catalog = self._catalog()
         identity = self._require_indexed(catalog)
+        self._load_grounder(identity)  # refuse a mismatched checkpoint before loading the encoder
         encoder = self._load_encoder(identity)
         started = time.perf_counter()
         features, notes = encode_query(encoder, query)
