@@ -34,6 +34,10 @@ Backend = Literal["auto", "pyav", "decord"]
 _TAIL_SCAN_SECONDS = 10.0  # how far before the reported end the duration probe starts demuxing
 _MAX_CONSECUTIVE_ERRORS = 64  # corrupt packets tolerated in a row before the video is given up
 _SEEK_RETRIES = 3
+_TIME_EPS = 1e-6  # seconds: a sample exactly on a frame's timestamp gets that frame despite float noise
+# Demuxers whose index lists every keyframe up front (sample tables, cues, idx1); others (MPEG-PS/TS)
+# add entries while reading, so their index cannot tell where the next keyframe is.
+_INDEXED_FORMATS = ("mov", "matroska", "avi")
 
 
 class VideoDecodeError(Exception):
@@ -51,6 +55,7 @@ class VideoInfo:
     origin: stream-time seconds that map to time 0 (the container's start time).
     first_frame_time: seconds (from time 0) of the first frame.
     codec: decoder name, e.g. ``"h264"``.
+    container_format: demuxer name, e.g. ``"mov,mp4,m4a,3gp,3g2,mj2"``.
     """
 
     duration: float
@@ -61,6 +66,7 @@ class VideoInfo:
     origin: float
     first_frame_time: float
     codec: str
+    container_format: str
 
 
 class VideoReader(Protocol):
@@ -198,7 +204,8 @@ def probe(path: str) -> VideoInfo:
         if steps % 2:
             width, height = height, width
         return VideoInfo(duration=duration, fps=fps, width=width, height=height, rotation=90 * steps,
-                         origin=origin, first_frame_time=max(0.0, first_rel), codec=stream.codec_context.name)
+                         origin=origin, first_frame_time=max(0.0, first_rel), codec=stream.codec_context.name,
+                         container_format=container.format.name)
     finally:
         container.close()
 
@@ -212,6 +219,7 @@ class PyAVReader:
         self.path = path
         self.info = info
         self.threads = threads
+        self.frames_decoded = 0  # frames out of the decoder in the last read_clips (seeks skip the rest)
         self._container: Any = None
 
     def close(self) -> None:
@@ -232,6 +240,7 @@ class PyAVReader:
         times = np.asarray(times, dtype=np.float64)
         per_clip = times.shape[1]
         targets = times.ravel()
+        self.frames_decoded = 0
         if targets.size == 0:
             return
         self.close()
@@ -243,10 +252,12 @@ class PyAVReader:
         origin = self.info.origin
         frame_seconds = 1.0 / self.info.fps
         margin = max(0.25, 8 * frame_seconds)  # covers B-frame reordering between index DTS and PTS
-        keyframes = sorted(float(e.timestamp * tb) - origin for e in stream.index_entries
-                           if e.flags & 1 and e.timestamp is not None)
+        keyframes: list[float] = []
+        if any(name in container.format.name for name in _INDEXED_FORMATS):
+            keyframes = sorted(float(e.timestamp * tb) - origin for e in stream.index_entries
+                               if e.flags & 1 and e.timestamp is not None)
         seen_keys: list[float] = []  # keyframes observed while decoding (streams without an index)
-        allow_blind_seeks = True
+        allow_seeks = True
 
         out: list[np.ndarray | None] = [None] * targets.size
         ti = 0
@@ -258,12 +269,12 @@ class PyAVReader:
         errors = 0
 
         def should_seek(now: float, target: float) -> bool:
-            if target - now <= 2 * margin:
+            if not allow_seeks or target - now <= 2 * margin:
                 return False
             if keyframes:
                 k = bisect.bisect_right(keyframes, target - margin)
                 return k > 0 and keyframes[k - 1] > now
-            if not allow_blind_seeks or len(seen_keys) < 2:
+            if len(seen_keys) < 2:
                 return False
             gop = max(b - a for a, b in zip(seen_keys, seen_keys[1:]))
             return target - now > 2 * gop + margin
@@ -305,6 +316,7 @@ class PyAVReader:
             except av.error.FFmpegError as exc:
                 raise VideoDecodeError(f"decoding failed ({describe_av_error(exc)})") from None
             for frame in frames:
+                self.frames_decoded += 1
                 stamp = _frame_seconds(frame, stream)
                 t = (stamp - origin) if stamp is not None else prev_t + frame_seconds
                 if frame.key_frame and (not seen_keys or t > seen_keys[-1]):
@@ -315,10 +327,10 @@ class PyAVReader:
                         seek_retries += 1
                         do_seek(seek_to - margin * 2 ** seek_retries)
                         break
-                    if not keyframes and t <= prev_t:
-                        allow_blind_seeks = False  # the container seeks imprecisely; stop trying
+                    if t <= prev_t:
+                        allow_seeks = False  # the seek went backwards: this file seeks badly, decode on
                     seek_to, seek_retries = None, 0
-                while ti < targets.size and targets[ti] < t - 1e-9:
+                while ti < targets.size and targets[ti] < t - _TIME_EPS:
                     clip = take(prev if prev is not None else frame)
                     if clip is not None:
                         yield clip

@@ -4,6 +4,8 @@ decord indexes every frame's timestamp when it opens a file and decodes batches 
 with its own seeking, resizing inside FFmpeg. It is fast but not always right, so it is used only
 where it can be checked:
 
+* only containers where it was checked frame-exact against PyAV (MP4/MOV, Matroska/WebM, AVI,
+  FLV); it returns wrong frames for WMV (ASF) and B-frame MPEG-TS and wrong timestamps for MPEG-PS;
 * rotated videos go to PyAV (decord's rotate + resize returns wrongly shaped frames);
 * its frame timestamps must be finite, ascending and end where the PyAV probe says the stream
   ends (it returns garbage for some MPEG-PS files), else the whole video goes to PyAV;
@@ -23,6 +25,9 @@ import numpy as np
 from indexer.decoding import PyAVReader, VideoInfo
 
 
+DECORD_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "flv")
+
+
 class DecordUnsuitable(Exception):
     """This file must not be read with decord (the caller falls back to PyAV)."""
 
@@ -31,6 +36,8 @@ class DecordReader:
     """Read clips with decord; ``fallback`` (a PyAV reader of the same file) covers what it cannot."""
 
     def __init__(self, path: str, info: VideoInfo, *, threads: int = 0, fallback: PyAVReader) -> None:
+        if not any(name in info.container_format.split(",") for name in DECORD_FORMATS):
+            raise DecordUnsuitable(f"container {info.container_format}")
         if info.rotation:
             raise DecordUnsuitable("rotated video")
         import decord
@@ -78,7 +85,7 @@ class DecordReader:
             yield from self.fallback.read_clips(times, frame_size)
             return
         end = starts[-1] + 1.0 / self.info.fps + 1e-6
-        indices = np.clip(np.searchsorted(starts, times + 1e-9, side="right") - 1, 0, len(starts) - 1)
+        indices = np.clip(np.searchsorted(starts, times + 1e-6, side="right") - 1, 0, len(starts) - 1)
         for k in range(times.shape[0]):
             if times[k, -1] >= end:
                 break  # stream ends before this clip: truncated file
