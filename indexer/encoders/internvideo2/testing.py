@@ -75,6 +75,8 @@ def training_only_tensors(config: InternVideo2Config, generator: torch.Generator
     for i in range(2):  # two of the official six distillation decoders suffice to exercise the skip
         shapes[f"vision_encoder.clip_decoder.{i}.head.weight"] = (v.embed_dim * 2, v.embed_dim)
         shapes[f"vision_encoder.clip_decoder.{i}.head.bias"] = (v.embed_dim * 2,)
+        shapes[f"vision_encoder.clip_decoder.{i}.norm.weight"] = (v.embed_dim * 2,)
+        shapes[f"vision_encoder.clip_decoder.{i}.norm.bias"] = (v.embed_dim * 2,)
     h, ffn = t.hidden_size, t.intermediate_size
     for layer in range(t.fusion_layer, t.num_hidden_layers):
         prefix = f"text_encoder.bert.encoder.layer.{layer}."
