@@ -6,11 +6,13 @@ and the encoder for the captions' pooled embeddings. Each caption is labelled by
 :func:`grounding.pseudo_label.pseudo_label`; the output is QVHighlights JSON Lines whose ``vid`` is
 the trimmed segment ``{video}_{start}_{end}``. With ``out_video``/``out_text`` the segment clip features
 (``{segment vid}.npz``) and per-token caption features (``qid{qid}.npz``) are written too, so the
-result trains directly with ``vsearch train``.
+result trains directly with ``vsearch train``. Rows are grouped by video (videos in order of first
+appearance, captions in file order) and streamed to ``out`` through a temporary file.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -20,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from grounding.captions import Caption, read_captions
-from grounding.data.annotations import write_jsonl
+from grounding.captions import read_captions
 from grounding.data.features import TEXT_KEY, VIDEO_KEY
 from grounding.extract_features import (
     ExtractionSummary,
@@ -65,16 +66,12 @@ def _clip_features(path: Path) -> np.ndarray:
     return array
 
 
-def _caption_embeddings(encoder: Any, captions: list[Caption], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Pooled ``(n, dim)`` and per-token ``[(N_i, text_dim)]`` features of the distinct caption texts, in order."""
-    texts = [c.caption for c in captions]
-    pooled: list[np.ndarray] = []
-    tokens: list[np.ndarray] = []
+def _encode_captions(encoder: Any, texts: list[str], batch_size: int) -> list[Any]:
+    """``encoder.encode_text`` over ``texts`` in batches of ``batch_size``."""
+    feats: list[Any] = []
     for start in range(0, len(texts), batch_size):
-        for feats in encoder.encode_text(texts[start:start + batch_size]):
-            pooled.append(np.asarray(feats.pooled, dtype=np.float32))
-            tokens.append(np.asarray(feats.tokens, dtype=np.float32))
-    return np.stack(pooled), tokens
+        feats.extend(encoder.encode_text(texts[start:start + batch_size]))
+    return feats
 
 
 def build_pseudo_labels(
@@ -115,38 +112,42 @@ def build_pseudo_labels(
     by_video: dict[str, list[int]] = defaultdict(list)
     for index, caption in enumerate(captions):
         by_video[caption.video].append(index)
-    pooled, tokens = _caption_embeddings(encoder, captions, batch_size)
-    rows: list[tuple[int, dict]] = []
+    # One video at a time (its clip features and its captions' features), rows streamed to disk:
+    # memory stays flat however many captions there are.
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
     fractions: list[float] = []
-    for video, indices in by_video.items():
-        try:
-            clip_features = _clip_features(Path(features) / f"{video}.npz")
-        except ValueError as exc:
-            summary.skipped.extend((video, captions[i].caption, str(exc)) for i in indices)
-            on_caption(len(indices))
-            continue
-        for i in indices:
-            caption = captions[i]
+    with tmp.open("w", encoding="utf-8") as handle:
+        for video, indices in by_video.items():
             try:
-                label = pseudo_label(clip_features, pooled[i], caption.start, caption.end, config)
+                clip_features = _clip_features(Path(features) / f"{video}.npz")
             except ValueError as exc:
-                summary.skipped.append((video, caption.caption, str(exc)))
-                on_caption(1)
+                summary.skipped.extend((video, captions[i].caption, str(exc)) for i in indices)
+                on_caption(len(indices))
                 continue
-            qid = first_qid + i
-            vid = segment_vid(video, label, config.clip_seconds)
-            rows.append((i, to_row(qid, caption.caption, vid, label)))
-            fractions.append(len(label.relevant_clip_ids) / len(label.similarities))
-            summary.windows += len(label.windows)
-            if out_video is not None:
-                first, end = label.segment
-                save_npz_atomic(Path(out_video) / f"{vid}.npz", VIDEO_KEY, clip_features[first:end])
-            if out_text is not None:
-                save_npz_atomic(Path(out_text) / f"qid{qid}.npz", TEXT_KEY, tokens[i])
-            on_caption(1)
-    write_jsonl(out, (row for _, row in sorted(rows, key=lambda item: item[0])))
-    summary.rows = len(rows)
+            text_feats = _encode_captions(encoder, [captions[i].caption for i in indices], batch_size)
+            for i, feats in zip(indices, text_feats, strict=True):
+                caption = captions[i]
+                try:
+                    label = pseudo_label(clip_features, np.asarray(feats.pooled), caption.start, caption.end, config)
+                except ValueError as exc:
+                    summary.skipped.append((video, caption.caption, str(exc)))
+                    on_caption(1)
+                    continue
+                qid = first_qid + i
+                vid = segment_vid(video, label, config.clip_seconds)
+                handle.write(json.dumps(to_row(qid, caption.caption, vid, label)) + "\n")
+                summary.rows += 1
+                fractions.append(len(label.relevant_clip_ids) / len(label.similarities))
+                summary.windows += len(label.windows)
+                if out_video is not None:
+                    first, end = label.segment
+                    save_npz_atomic(Path(out_video) / f"{vid}.npz", VIDEO_KEY, clip_features[first:end])
+                if out_text is not None:
+                    save_npz_atomic(Path(out_text) / f"qid{qid}.npz", TEXT_KEY, np.asarray(feats.tokens))
+                on_caption(1)
+    tmp.replace(out)
     summary.mean_positive_fraction = float(np.mean(fractions)) if fractions else 0.0
     summary.seconds = time.perf_counter() - started
     return summary
-
