@@ -8,6 +8,7 @@ workers and report back with messages or ``call_from_thread``.
 from __future__ import annotations
 
 import threading
+import traceback
 from pathlib import Path
 from time import perf_counter
 
@@ -112,7 +113,7 @@ class VsearchApp(App[None]):
                     self._searcher = self._searcher_factory()
                 response = self._searcher.search(query, top=self.settings.top, per_video=self.settings.per_video)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a notification
-                self.log.error(f"search {query!r} failed", exc)
+                self.log.error(f"search {query!r} failed:\n{traceback.format_exc()}")
                 self.post_message(SearchFailed(seq, query, user_message(exc)))
                 return
         if not worker.is_cancelled:
@@ -132,6 +133,8 @@ class VsearchApp(App[None]):
         if event.seq != self._seq:
             return
         self.query_one(SearchBox).set_busy("")
+        found = len(event.response.results)
+        self.log.info(f"search {event.response.query!r}: {found} moments in {event.seconds:.3f} s")
         self.response_moments = list(event.response.results)
         self._empty_hint = f"No moments found for \u201c{event.response.query}\u201d."
         results = self.query_one(ResultsList)
@@ -172,8 +175,8 @@ class VsearchApp(App[None]):
     def play(self, moment: MomentLike) -> None:
         """Start the configured player at ``moment.start``."""
         if not Path(moment.path).is_file():
-            self.notify(f"video not found: {display_path(moment.path)} (moved or deleted since it was indexed?)",
-                        title="Cannot play", severity="error", markup=False)
+            missing = f"video not found: {display_path(moment.path)} (moved or deleted since it was indexed?)"
+            self.notify(missing, title="Cannot play", severity="error", markup=False)
             return
         try:
             command = player.player_command(moment.path, moment.start, self.settings.player)
