@@ -115,3 +115,18 @@ def test_read_queries_rejects_duplicate_qids(tmp_path: Path) -> None:
     path.write_text('{"qid": 1, "query": "a", "vid": "v"}\n{"qid": 1, "query": "b", "vid": "v"}\n')
     with pytest.raises(ValueError, match="qid 1 appears twice"):
         read_queries(path)
+
+
+def test_default_encoder_is_the_librarys(dataset: Path, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    runner = CliRunner()
+    indexed = runner.invoke(app, ["index", str(dataset / "videos" / "nested"), "--library", str(library),
+                                  "--encoder", "tiny", "--device", "cpu"])
+    assert indexed.exit_code == 0, indexed.output
+    result = runner.invoke(app, ["extract-features", "--annotations", str(dataset / "ann.jsonl"),
+                                 "--videos", str(dataset / "videos"), "--out-video", str(tmp_path / "v"),
+                                 "--out-text", str(tmp_path / "t"), "--library", str(library), "--device", "cpu",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["encoder"] == "tiny"
+    assert json.loads((tmp_path / "v" / META_FILENAME).read_text())["encoder"]["spec"] == "tiny"
