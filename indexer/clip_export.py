@@ -7,8 +7,8 @@ Two methods, chosen per export:
     so a copy is exact only when either the output container has *edit lists* (MP4 / MOV / M4V:
     the packets from the keyframe before ``start`` are kept and an edit list tells every player
     to begin presenting at ``start``, as ``ffmpeg -ss S -i IN -c copy`` does), or a keyframe lies
-    within one frame of ``start``. With B-frames the last few frames after ``end`` that earlier
-    frames reference are kept too (at most the codec's reorder depth).
+    within half a frame of ``start``. With B-frames, a frame after ``end`` that a frame before
+    ``end`` references is kept too (at most the codec's reorder depth, usually one frame).
 ``reencode``
     Frames in ``[start, end)`` are decoded and encoded again as H.264 (+ AAC audio) in an MP4.
     Frame-exact everywhere; used when a copy would start at the wrong frame or the codecs cannot
@@ -183,32 +183,45 @@ def _copy(source: Path, start: float, end: float, target: Path, *, edit_list: bo
             mapping[audio.index] = out.add_stream_from_template(audio)
         video_done = False
         audio_done = audio is None
+        # Video packets shown at or after `end` are held back: they are written only if a later
+        # packet (in decode order) is shown before `end`, since that one may reference them.
+        held: list[tuple[av.Packet, int, int]] = []
+
+        def write(packet: av.Packet, pts: int, dts: int) -> None:
+            offset = _ticks(shift, packet.time_base)
+            packet.pts, packet.dts = pts - offset, dts - offset
+            packet.stream = mapping[packet.stream.index]
+            out.mux(packet)
+
         for packet in inp.demux(*[s for s in (video, audio) if s is not None]):
-            if packet.dts is None or packet.pts is None:
+            pts, dts = packet.pts, packet.dts
+            if pts is None or dts is None:
                 continue  # demuxer flush packet
             tb = packet.time_base
             if packet.stream.index == video.index:
                 # Decode order: every frame shown before `end` has dts < end.
-                if packet.dts >= _ticks(end, tb):
+                if dts >= _ticks(end, tb):
                     video_done = True
                     if audio_done:
                         break
                     continue
                 if video_done:
                     continue
+                if pts >= _ticks(end, tb):
+                    held.append((packet, pts, dts))
+                    continue
+                for reference in held:
+                    write(*reference)
+                held.clear()
             else:
-                if packet.pts >= _ticks(end, tb):
+                if pts >= _ticks(end, tb):
                     audio_done = True
                     if video_done:
                         break
                     continue
-                if packet.pts < _ticks(start, tb) or audio_done:
+                if pts < _ticks(start, tb) or audio_done:
                     continue
-            offset = _ticks(shift, tb)
-            packet.pts -= offset
-            packet.dts -= offset
-            packet.stream = mapping[packet.stream.index]
-            out.mux(packet)
+            write(packet, pts, dts)
 
 
 def _reencode(source: Path, start: float, end: float, target: Path) -> None:

@@ -94,6 +94,27 @@ def test_mkv_on_a_keyframe_is_copied(tmp_path: Path) -> None:
     assert [index for _, index in _frames(result.path)] == list(range(40, 60))
 
 
+def test_b_frames_copy_keeps_only_needed_frames_past_the_end(tmp_path: Path) -> None:
+    """x264 with 3 B-frames: the copy starts exactly; past the end it keeps only the one P-frame
+    that the last B-frames reference (frames that nothing references are held back and dropped)."""
+    source, ms = tmp_path / "bframes.mp4", Fraction(1, 1000)
+    with av.open(str(source), mode="w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        stream.options = {"preset": "medium", "bf": "3", "g": "50", "threads": "1"}
+        stream.time_base = stream.codec_context.time_base = ms
+        for i in range(250):
+            frame = av.VideoFrame.from_ndarray(draw_frame(i, (100, 100, 100), 128, 96), format="rgb24")
+            frame.pts, frame.time_base = i * 40, ms
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    exact = list(range(83, 153))  # frames shown at 3.32 s ... 6.08 s: pts in [3.3, 6.1)
+    copied = [index for _, index in _frames(export_clip(source, 3.3, 6.1, tmp_path / "c", method="copy").path)]
+    assert copied[: len(exact)] == exact and len(copied) == len(exact) + 1
+    reencoded = export_clip(source, 3.3, 6.1, tmp_path / "r", method="reencode").path
+    assert [index for _, index in _frames(reencoded)] == exact
+
+
 @pytest.mark.parametrize("method", ["copy", "reencode"])
 def test_audio_is_cut_to_the_same_range(tmp_path: Path, method: str) -> None:
     source = _write_with_audio(tmp_path / "talk.mp4", 6.0)
