@@ -2,7 +2,8 @@
 
 Incremental rules (mark-and-sweep keyed on path, size, mtime and a content fingerprint):
 
-* unchanged (same path, size, mtime and fingerprint, status indexed): skipped;
+* unchanged (same path, size, mtime and fingerprint, status indexed): skipped; only the mtime
+  changed (``touch``, a copy that kept the bytes): the new mtime is recorded, nothing re-encoded;
 * changed (same path, anything else differs): re-indexed; the old clips and vectors are replaced
   in the same transaction that stores the new ones. A failed file is retried once it changes
   (size or mtime), or when it could not even be read before;
@@ -41,6 +42,7 @@ from indexer.progress import IndexProgress, NullProgress
 from indexer.writer_lock import run_in_progress
 
 DEFAULT_CLIP_SECONDS = 2.0
+UNREADABLE = "cannot read file"  # failure reason prefix of files that could not even be opened
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def _mark_and_sweep(library: Any, found: DiscoveryResult, summary: IndexSummary,
         try:
             fp = fingerprint(video.path)
         except OSError as exc:
-            reason = f"cannot read file: {exc.strerror or exc}"
+            reason = f"{UNREADABLE}: {exc.strerror or exc}"
             library.record_failure(video.path, video.size, video.mtime, reason)
             summary.failed += 1
             summary.failures.append((video.path, reason))
@@ -162,8 +164,14 @@ def _mark_and_sweep(library: Any, found: DiscoveryResult, summary: IndexSummary,
             continue
         if rec is not None:
             same_stat = rec.size == video.size and rec.mtime == video.mtime
-            if same_stat and (rec.fingerprint == fp or (rec.status == "failed" and rec.fingerprint is None)):
-                summary.skipped += 1  # unchanged; a failed file is retried once it changes
+            # A file that failed to decode is retried once it changes; one that could not be read
+            # (permissions) is retried every run, since fixing permissions does not touch mtime.
+            failed_before = rec.status == "failed" and not (rec.error or "").startswith(UNREADABLE)
+            if same_stat and (rec.fingerprint == fp or failed_before):
+                summary.skipped += 1
+            elif rec.status == "indexed" and rec.size == video.size and rec.fingerprint == fp:
+                library.relink_video(rec.id, video.path, video.size, video.mtime)  # touched, same bytes
+                summary.skipped += 1
             else:
                 work.append(_Work(video, fp))
             continue

@@ -29,12 +29,15 @@ def write_frames(
 ) -> Path:
     """Write one frame per entry of ``times_ms`` (presentation time in ms), frame i showing index i.
 
+    The declared frame rate (hence the last frame's duration) is the median frame interval.
+
     ``rotation``: counter-clockwise display rotation in degrees stored in the container.
     """
     width, height = size
     tb = Fraction(1, 1000)
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=25)
+        steps = np.diff(times_ms) if len(times_ms) > 1 else np.array([40])
+        stream = container.add_stream(codec, rate=Fraction(1000 / float(np.median(steps))).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = tb
         stream.codec_context.time_base = tb
