@@ -191,7 +191,7 @@ def config_set(
 
     stored = value.strip()
     try:
-        with Library.open(library) as lib:
+        with Library.open(_existing_library(library)) as lib:
             if not is_training_free(stored):
                 run_dir = Path(stored).expanduser().resolve()
                 meta = read_meta(run_dir)
@@ -246,11 +246,22 @@ def config_unset(
     from indexer.store_errors import LibraryError
 
     try:
-        with Library.open(library) as lib:
+        with Library.open(_existing_library(library)) as lib:
             lib.set_setting(key, None)
     except LibraryError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"{key} unset ({_default_of(key)})")
+
+
+def _existing_library(library: str | None) -> Path:
+    """The library directory, refusing one that does not exist (a typo must not create a library)."""
+    from indexer.catalog_db import DATABASE_FILE
+    from indexer.paths import resolve_library_dir
+
+    directory = resolve_library_dir(library)
+    if not (directory / DATABASE_FILE).exists():
+        raise _fail(f"no library at {directory}: index videos into it first (vsearch index PATH --library {directory})")
+    return directory
 
 
 def _check_key(key: str) -> None:

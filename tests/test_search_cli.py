@@ -103,6 +103,8 @@ def test_config_set_get_unset(library: Path, tmp_path: Path) -> None:
     missing = run("config", "set", "grounding", str(tmp_path / "no-run"), "--library", str(library))
     assert missing.exit_code == 1 and "no checkpoint" in missing.stderr and "Traceback" not in missing.output
     assert run("config", "set", "colour", "x", "--library", str(library)).exit_code == 2
+    typo = run("config", "set", "grounding", "none", "--library", str(tmp_path / "typo"))
+    assert typo.exit_code == 1 and "no library at" in typo.stderr and not (tmp_path / "typo").exists()
     assert run("config", "unset", "grounding", "--library", str(library)).exit_code == 0
     assert "grounding is unset" in run("config", "get", "grounding", "--library", str(library)).stdout
 
