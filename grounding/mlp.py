@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from grounding.dropout import Dropout
+
 
 class MLP(nn.Module):
     """``num_layers`` linear layers ``input_dim -> hidden_dim -> ... -> output_dim``, ReLU between them.
@@ -49,8 +51,8 @@ class FeedForward(nn.Module):
         self.linear1 = nn.Linear(dim, hidden_dim)
         self.linear2 = nn.Linear(hidden_dim, dim)
         self.activation = build_activation(activation)
-        self.dropout = nn.Dropout(dropout)
-        self.residual_dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
+        self.residual_dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor) -> Tensor:

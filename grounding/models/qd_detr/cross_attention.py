@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from grounding.dropout import Dropout
 from grounding.mlp import FeedForward
 
 
@@ -18,7 +19,7 @@ class ClipToTextCrossAttentionLayer(nn.Module):
     def __init__(self, *, dim: int, num_heads: int, dim_feedforward: int, dropout: float, activation: str) -> None:
         super().__init__()
         self.cross_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(dim)
         self.feed_forward = FeedForward(dim=dim, hidden_dim=dim_feedforward, dropout=dropout, activation=activation)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from grounding.dropout import Dropout
 from grounding.attention import ProjectedMultiheadAttention
 from grounding.mlp import MLP, FeedForward
 from grounding.position_encoding import span_sine_embedding
@@ -47,7 +48,7 @@ class DABDecoderLayer(nn.Module):
         self.sa_k_pos = nn.Linear(dim, dim)
         self.sa_v = nn.Linear(dim, dim)
         self.self_attn = ProjectedMultiheadAttention(value_dim=dim, num_heads=num_heads, dropout=dropout)
-        self.sa_dropout = nn.Dropout(dropout)
+        self.sa_dropout = Dropout(dropout)
         self.sa_norm = nn.LayerNorm(dim)
 
         self.ca_q_content = nn.Linear(dim, dim)
@@ -57,7 +58,7 @@ class DABDecoderLayer(nn.Module):
         self.ca_v = nn.Linear(dim, dim)
         self.ca_q_sine = nn.Linear(dim, dim)
         self.cross_attn = ProjectedMultiheadAttention(value_dim=dim, num_heads=num_heads, dropout=dropout)
-        self.ca_dropout = nn.Dropout(dropout)
+        self.ca_dropout = Dropout(dropout)
         self.ca_norm = nn.LayerNorm(dim)
         self.feed_forward = FeedForward(dim=dim, hidden_dim=dim_feedforward, dropout=dropout, activation=activation)
 

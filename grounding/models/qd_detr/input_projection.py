@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from grounding.dropout import Dropout
+
 
 class InputProjection(nn.Module):
     """Maps video clip features or text token features into the transformer width.
@@ -19,7 +21,7 @@ class InputProjection(nn.Module):
         blocks: list[nn.Module] = []
         for i in range(num_layers):
             width = input_dim if i == 0 else hidden_dim
-            blocks += [nn.LayerNorm(width), nn.Dropout(dropout), nn.Linear(width, hidden_dim)]
+            blocks += [nn.LayerNorm(width), Dropout(dropout), nn.Linear(width, hidden_dim)]
             if i < num_layers - 1:
                 blocks.append(nn.ReLU())
         self.blocks = nn.Sequential(*blocks)
