@@ -143,7 +143,7 @@ async def test_enter_searches_and_selecting_updates_the_detail_pane(videos: dict
         table = app.query_one(ResultsList)
         assert app.focused is table
         assert table.row_count == 3
-        assert [str(c) for c in table.get_row_at(0)] == ["beach.mp4", "0:00:04\u20130:00:10", "0.87"]
+        assert [str(c) for c in table.get_row_at(0)] == ["\u25b8beach.mp4", "0:00:04\u20130:00:10", "0.87"]
         assert "beach.mp4" in detail_text(app) and "0:00:04\u20130:00:10" in detail_text(app)
         assert "~/videos/beach.mp4" in detail_text(app)
         others = str(app.query_one("#detail-others", Static).render())
@@ -156,6 +156,8 @@ async def test_enter_searches_and_selecting_updates_the_detail_pane(videos: dict
         await pilot.press("j")
         await settle(pilot)
         assert "city.mp4" in detail_text(app) and "0:00:02\u20130:00:04" in detail_text(app)
+        marked = [str(table.get_row_at(i)[0]) for i in range(3)]
+        assert marked == [" beach.mp4", "\u25b8city.mp4", " beach.mp4"]  # visible without colour
         assert "no other moments" in str(app.query_one("#detail-others", Static).render())
         await pilot.press("down")
         await settle(pilot)

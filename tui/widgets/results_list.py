@@ -17,6 +17,7 @@ from tui.timecode import ellipsize, moment_range
 MOMENT_WIDTH = len("0:00:00\u20130:00:00")
 SCORE_WIDTH = 5
 MIN_FILE_WIDTH = 8
+MARKER = "\u25b8"  # ▸
 
 
 class ResultsList(DataTable[Any]):
@@ -50,6 +51,7 @@ class ResultsList(DataTable[Any]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=1)
         self.moments: list[MomentLike] = []
         self._file_width = 0
+        self._marked: int | None = None  # the row drawn with MARKER
 
     def on_mount(self) -> None:
         self._build_columns()
@@ -67,15 +69,28 @@ class ResultsList(DataTable[Any]):
         self.add_column(Text("Score", justify="right"), width=SCORE_WIDTH, key="score")
         for index, moment in enumerate(self.moments):
             self.add_row(
-                ellipsize(Path(moment.path).name, self._file_width),
+                self._file_label(index, marked=index == self._marked),
                 moment_range(moment.start, moment.end),
                 Text(f"{moment.score:.2f}", justify="right"),
                 key=str(index),
             )
 
+    def _file_label(self, index: int, *, marked: bool) -> str:
+        """The file cell; the selected row starts with MARKER so it shows without colour too."""
+        name = ellipsize(Path(self.moments[index].path).name, self._file_width - 1)
+        return f"{MARKER if marked else ' '}{name}"
+
+    def _mark(self, index: int | None) -> None:
+        if self._marked is not None and self._marked < len(self.moments):
+            self.update_cell(str(self._marked), "file", self._file_label(self._marked, marked=False))
+        self._marked = index
+        if index is not None and index < len(self.moments):
+            self.update_cell(str(index), "file", self._file_label(index, marked=True))
+
     def show(self, moments: list[MomentLike]) -> None:
         """Replace the rows with ``moments`` (best first) and select the first one."""
         self.moments = list(moments)
+        self._marked = 0 if self.moments else None
         self._build_columns()
         if self.moments:
             self.move_cursor(row=0)
@@ -97,6 +112,8 @@ class ResultsList(DataTable[Any]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
+        if self.selected is not None and self.cursor_row != self._marked:
+            self._mark(self.cursor_row)
         self.post_message(self.MomentHighlighted(self.selected))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
