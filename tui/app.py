@@ -82,9 +82,13 @@ class VsearchApp(App[None]):
             self._request_search(self._initial_query, submitted=True)
 
     def on_unmount(self) -> None:
-        if self._searcher is not None:
-            with self._searcher_lock:
-                self._searcher.close()
+        # A search still loading a model would make quitting wait; the process is exiting anyway.
+        if self._searcher_lock.acquire(timeout=2.0):
+            try:
+                if self._searcher is not None:
+                    self._searcher.close()
+            finally:
+                self._searcher_lock.release()
 
     # -- searching -------------------------------------------------------------------------
 
