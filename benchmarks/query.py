@@ -39,8 +39,18 @@ class QueryBenchConfig:
     warmup: int = 10
     shortlist_videos: int = 20
     seed: int = 0
+    theme_share: float = 0.6
+    nprobe_fraction: float | None = None
     workdir: Path | None = None
     keep: bool = False
+
+    def store_config(self) -> Any:
+        from indexer.vector_index import IndexPolicy
+        from indexer.vector_store import StoreConfig
+
+        if self.nprobe_fraction is None:
+            return StoreConfig()
+        return StoreConfig(policy=IndexPolicy(nprobe_fraction=self.nprobe_fraction))
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class QueryBenchResult:
     dim: int
     videos: int
     index_type: str
+    nprobe: int
     k: int
     shortlist_videos: int
     p50_ms: float
@@ -82,7 +93,8 @@ def shortlist(scores: np.ndarray, video_ids: np.ndarray, size: int) -> list[int]
     return sorted(best, key=lambda v: -best[v])[:size]
 
 
-def _time_fast_path(directory: str, queries: np.ndarray, k: int, size: int, warmup: int) -> dict[str, Any]:
+def _time_fast_path(directory: str, queries: np.ndarray, k: int, size: int, warmup: int,
+                    config: QueryBenchConfig) -> dict[str, Any]:
     """Runs in a fresh process: open read-only, time coarse retrieval per query."""
     import faiss
     import psutil
@@ -91,7 +103,7 @@ def _time_fast_path(directory: str, queries: np.ndarray, k: int, size: int, warm
 
     faiss.omp_set_num_threads(1)  # one query at a time: latency, not throughput
     started = time.perf_counter()
-    library = Library.open(Path(directory), readonly=True)
+    library = Library.open(Path(directory), readonly=True, config=config.store_config())
     library.search_vectors(queries[:1], k)
     open_s = time.perf_counter() - started
     latencies, lists, hits = [], [], []
@@ -107,8 +119,9 @@ def _time_fast_path(directory: str, queries: np.ndarray, k: int, size: int, warm
             hits.append(ids[0].tolist())
     stats = library.stats()
     rss_mb = psutil.Process().memory_info().rss / 2**20
+    nprobe = library.vector_search_params().get("nprobe", 0)
     library.close()
-    return {"latencies": latencies, "lists": lists, "hits": hits, "rss_mb": rss_mb, "open_s": open_s,
+    return {"nprobe": nprobe, "latencies": latencies, "lists": lists, "hits": hits, "rss_mb": rss_mb, "open_s": open_s,
             "index_type": stats.index_type, "vectors": stats.vectors}
 
 
@@ -157,7 +170,8 @@ def run_query_benchmark(config: QueryBenchConfig, log: Any = print) -> QueryBenc
     root = Path(tempfile.mkdtemp(prefix="vsearch-bench-query-", dir=config.workdir))
     directory = root / "library"
     try:
-        generator = SyntheticLibrary(SyntheticConfig(clips=config.clips, dim=config.dim, seed=config.seed))
+        generator = SyntheticLibrary(SyntheticConfig(clips=config.clips, dim=config.dim, seed=config.seed,
+                                                     theme_share=config.theme_share))
         t0 = time.perf_counter()
         videos = write_synthetic_library(directory, generator)
         write_s = time.perf_counter() - t0
@@ -172,7 +186,7 @@ def run_query_benchmark(config: QueryBenchConfig, log: Any = print) -> QueryBenc
         k = shortlist_k(config.clips)
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
             fast = pool.submit(_time_fast_path, str(directory), queries[config.warmup:], k,
-                               config.shortlist_videos, config.warmup).result()
+                               config.shortlist_videos, config.warmup, config).result()
         exact_ms, exact_lists, exact_hits = _exact_baseline(directory, queries[config.warmup:], k,
                                                             config.shortlist_videos)
         recall = float(np.mean([len(set(f) & set(e)) / max(len(e), 1)
@@ -182,7 +196,8 @@ def run_query_benchmark(config: QueryBenchConfig, log: Any = print) -> QueryBenc
         p50, p95 = np.percentile(fast["latencies"], [50, 95])
         e50, e95 = np.percentile(exact_ms, [50, 95])
         return QueryBenchResult(
-            clips=config.clips, dim=config.dim, videos=videos, index_type=str(fast["index_type"]), k=k,
+            clips=config.clips, dim=config.dim, videos=videos, index_type=str(fast["index_type"]),
+            nprobe=int(fast["nprobe"]), k=k,
             shortlist_videos=config.shortlist_videos, p50_ms=round(float(p50), 3), p95_ms=round(float(p95), 3),
             exact_p50_ms=round(float(e50), 3), exact_p95_ms=round(float(e95), 3),
             speedup_p50=round(float(e50 / p50), 2), recall=round(recall, 4), clip_recall=round(clip_recall, 4),
@@ -205,6 +220,10 @@ def register(bench_app: typer.Typer) -> None:
         clips: int = typer.Option(1_000_000, "--clips", min=1_000, help="Clips in the synthetic library."),
         dim: int = typer.Option(512, "--dim", min=8, help="Embedding dimension (a multiple of 64 for IVF-PQ)."),
         queries: int = typer.Option(200, "--queries", min=10, help="Timed queries."),
+        theme_share: float = typer.Option(0.6, "--theme-share", min=0.0, max=0.99,
+                                          help="How much topics share broader themes (0 = unrelated topics, harder)."),
+        nprobe_fraction: float | None = typer.Option(None, "--nprobe-fraction", min=0.0001, max=1.0,
+                                                     help="IVF lists scanned per query (default: the library policy)."),
         workdir: Path | None = typer.Option(None, "--workdir", help="Where to build the library (default: temp)."),
         keep: bool = typer.Option(False, "--keep", help="Keep the synthetic library afterwards."),
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -217,7 +236,8 @@ def register(bench_app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         result = run_query_benchmark(
-            QueryBenchConfig(clips=clips, dim=dim, queries=queries, workdir=workdir, keep=keep),
+            QueryBenchConfig(clips=clips, dim=dim, queries=queries, theme_share=theme_share,
+                             nprobe_fraction=nprobe_fraction, workdir=workdir, keep=keep),
             log=(lambda msg: console.log(msg)) if not json_out else (lambda msg: None),
         )
         if json_out:
@@ -235,7 +255,8 @@ def _print_table(result: QueryBenchResult) -> None:
     table.add_column("fast path", justify="right")
     table.add_column("exact flat", justify="right")
     table.add_column("ratio", justify="right")
-    table.add_row("index", result.index_type, "flat", "")
+    table.add_row("index", f"{result.index_type} (nprobe {result.nprobe})" if result.nprobe else result.index_type,
+                  "flat", "")
     table.add_row("p50 ms", f"{result.p50_ms:.2f}", f"{result.exact_p50_ms:.2f}", f"{result.speedup_p50:.1f}x faster")
     table.add_row("p95 ms", f"{result.p95_ms:.2f}", f"{result.exact_p95_ms:.2f}",
                   f"{result.exact_p95_ms / result.p95_ms:.1f}x faster")

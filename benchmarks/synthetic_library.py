@@ -37,6 +37,8 @@ class SyntheticConfig:
     clips: int
     dim: int = 512
     topics: int = 4096
+    themes: int = 64
+    theme_share: float = 0.6
     mean_clips_per_video: int = 150
     mean_scene_clips: float = 8.0
     common_weight: float = 0.8
@@ -55,7 +57,13 @@ class SyntheticLibrary:
         self.config = config
         rng = np.random.default_rng(config.seed)
         self.common = (_unit(rng.normal(size=config.dim)) * config.common_weight).astype(np.float32)
-        self.topics = (_unit(rng.normal(size=(config.topics, config.dim))) * config.topic_weight).astype(np.float32)
+        # Topics are grouped under broader themes (real embedding spaces are hierarchical: "dog
+        # catching a frisbee" sits near other dog and other sports scenes, not at a random angle).
+        themes = _unit(rng.normal(size=(config.themes, config.dim)))
+        own = _unit(rng.normal(size=(config.topics, config.dim)))
+        theme_of = rng.integers(0, config.themes, size=config.topics)
+        topics = _unit(config.theme_share * themes[theme_of] + np.sqrt(1 - config.theme_share**2) * own)
+        self.topics = (topics * config.topic_weight).astype(np.float32)
         self._scenes: list[tuple[int, np.ndarray]] = []  # (topic, offset) reservoir for queries
         self._scene_seen = 0
         self._rng = rng

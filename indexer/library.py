@@ -161,6 +161,13 @@ class Library:
             raise ValueError(f"queries must be float32 (Q, {store.dim}), got {queries.shape}")
         return store.search(queries, k)
 
+    def vector_search_params(self) -> dict[str, int | str]:
+        """The FAISS index in use: ``{"index_type", "nlist", "nprobe", "vectors"}`` (empty before binding)."""
+        store = self._vectors()
+        if store is None or store.index is None:
+            return {}
+        return store.index.search_params()
+
     def clip_locations(self, clip_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``clip_ids (n,) int64 -> (video_ids (n,) int64, clip_index (n,) int64)``; -1 for unknown ids."""
         store = self._vectors()

@@ -58,9 +58,9 @@ class IndexPolicy:
     min_nlist: int = 256
     max_nlist: int = 16_384
     train_points_per_list: int = 32
-    nprobe_fraction: float = 1 / 64
+    nprobe_fraction: float = 1 / 32
     min_nprobe: int = 16
-    max_nprobe: int = 256
+    max_nprobe: int = 512
     pq_m: int = 64
     rerank_candidates: int = 1024
     retrain_growth: float = 4.0
@@ -187,6 +187,11 @@ class VectorIndex:
         scores, ids = self.index.search(queries, k)
         scores[ids < 0] = -np.inf
         return scores, ids
+
+    def search_params(self) -> dict[str, int | str]:
+        nprobe = faiss.extract_index_ivf(self.index).nprobe if self.spec.type != IndexType.FLAT else 0
+        return {"index_type": self.spec.type.value, "nlist": self.spec.nlist, "nprobe": int(nprobe),
+                "vectors": self.ntotal}
 
     def ids(self) -> np.ndarray:
         """All int64 ids in the index (order unspecified); used for consistency checks."""

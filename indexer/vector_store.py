@@ -326,8 +326,8 @@ class VectorStore:
 
     # ----------------------------------------------------------------- persistence
     def persist(self) -> None:
-        """Writer: publish the current index and watermark atomically."""
-        if not self.writer:
+        """Writer: publish the current index and watermark atomically (no-op when already published)."""
+        if not self.writer or not self._dirty:
             return
         with self._lock:
             assert self.index is not None and self.watermark is not None
