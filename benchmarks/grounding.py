@@ -24,6 +24,7 @@ import typer
 class GroundingBenchResult:
     model: str
     preset: str
+    precision: str
     device: str
     threads: int
     windows: int
@@ -47,7 +48,7 @@ def _percentile(samples: list[float], q: float) -> float:
 
 def run_grounding_benchmark(*, model: str, preset: str = "default", windows: int = 20, clips: int = 75,
                             tokens: int = 32, video_dim: int = 512, text_dim: int = 512, repeats: int = 30,
-                            device: str = "cpu", seed: int = 0) -> GroundingBenchResult:
+                            device: str = "cpu", precision: str = "fp32", seed: int = 0) -> GroundingBenchResult:
     """Time ``Grounder.predict`` for one query over ``windows`` windows (see the module docstring)."""
     import dataclasses
 
@@ -66,7 +67,7 @@ def run_grounding_benchmark(*, model: str, preset: str = "default", windows: int
     with tempfile.TemporaryDirectory(prefix="vsearch-bench-grounding-") as tmp:
         save_checkpoint(Path(tmp), build_model(model, config), CheckpointMeta(
             model=model, config=to_dict(config), video_dim=video_dim, text_dim=text_dim, clip_seconds=2.0))
-        grounder = Grounder.from_checkpoint(Path(tmp), device=device)
+        grounder = Grounder.from_checkpoint(Path(tmp), device=device, precision=precision)
     rng = np.random.default_rng(seed)
     video = [rng.standard_normal((clips, video_dim)).astype(np.float32) for _ in range(windows)]
     query = rng.standard_normal((tokens, text_dim)).astype(np.float32)
@@ -87,7 +88,7 @@ def run_grounding_benchmark(*, model: str, preset: str = "default", windows: int
     loop = timed(lambda: [grounder.predict([w], query) for w in video])
     p50, loop_p50 = _percentile(batched, 50), _percentile(loop, 50)
     return GroundingBenchResult(
-        model=model, preset=preset, device=str(grounder.device), threads=torch.get_num_threads(), windows=windows,
+        model=model, preset=preset, precision=precision, device=str(grounder.device), threads=torch.get_num_threads(), windows=windows,
         clips_per_window=clips, tokens=tokens, video_dim=video_dim, text_dim=text_dim,
         p50_ms=round(p50, 2), p95_ms=round(_percentile(batched, 95), 2), loop_p50_ms=round(loop_p50, 2),
         speedup_p50=round(loop_p50 / p50, 2), windows_per_s=round(windows / (p50 / 1000.0), 1),
@@ -108,6 +109,7 @@ def register(bench_app: typer.Typer) -> None:
         dim: int = typer.Option(512, "--dim", min=2, help="Clip and token embedding dim."),
         repeats: int = typer.Option(30, "--repeats", min=3, help="Timed queries."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+        precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 (autocast)."),
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Grounding latency per query: all windows in one batch vs one call per window."""
@@ -115,7 +117,8 @@ def register(bench_app: typer.Typer) -> None:
 
         try:
             result = run_grounding_benchmark(model=model, preset=preset, windows=windows, clips=clips, tokens=tokens,
-                                             video_dim=dim, text_dim=dim, repeats=repeats, device=device)
+                                             video_dim=dim, text_dim=dim, repeats=repeats, device=device,
+                                             precision=precision)
         except (UnknownModelError, ValueError, RuntimeError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -126,7 +129,7 @@ def register(bench_app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table(title=f"vsearch bench grounding: {result.model} ({result.preset}), {result.windows} windows x "
-                            f"{result.clips_per_window} clips, {result.tokens} tokens, {result.device} x{result.threads} ({result.date})")
+                            f"{result.clips_per_window} clips, {result.tokens} tokens, {result.precision}, {result.device} x{result.threads} ({result.date})")
         table.add_column("figure")
         table.add_column("batched", justify="right")
         table.add_column("per-window loop", justify="right")

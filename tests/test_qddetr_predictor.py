@@ -88,3 +88,16 @@ def test_top_k_truncates(run_dir: Path) -> None:
     grounder = Grounder.from_checkpoint(run_dir)
     prediction = grounder.predict(_windows(4, (6,)), np.ones((2, TEXT_DIM), dtype=np.float32), top_k=3)[0]
     assert prediction.spans.shape == (3, 2) and prediction.scores.shape == (3,) and prediction.saliency.shape == (6,)
+
+
+def test_bf16_precision_stays_close_to_fp32(run_dir: Path) -> None:
+    windows = _windows(5, (12, 30))
+    query = np.random.default_rng(6).standard_normal((6, TEXT_DIM)).astype(np.float32)
+    full = Grounder.from_checkpoint(run_dir).predict(windows, query)
+    half = Grounder.from_checkpoint(run_dir, precision="bf16").predict(windows, query)
+    for a, b in zip(full, half):
+        assert b.saliency.dtype == np.float32 and b.spans.dtype == np.float32
+        np.testing.assert_allclose(np.sort(a.spans, axis=0), np.sort(b.spans, axis=0), atol=0.5)
+        np.testing.assert_allclose(a.saliency, b.saliency, atol=0.05)
+    with pytest.raises(ValueError, match="unknown precision"):
+        Grounder.from_checkpoint(run_dir, precision="fp8")
