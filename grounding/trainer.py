@@ -222,7 +222,8 @@ class Trainer:
                 console.print(
                     f"epoch {epoch + 1}/{epochs}  loss {train_stats['loss']:.4f}  "
                     + "  ".join(f"{k} {metrics[k]:.2f}" for k in ("MR-full-R1@0.5", "MR-full-mAP", "HL-min-VeryGood-mAP") if k in metrics)
-                    + ("  [best]" if improved else "")
+                    + ("  [best]" if improved else ""),
+                    soft_wrap=True,
                 )
         return TrainResult(run_dir=self.run_dir, best_epoch=self.best_epoch, best_metrics=self.best_metrics, history=history)
 

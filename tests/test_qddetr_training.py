@@ -102,6 +102,23 @@ def test_same_seed_same_weights_and_resume_continues_exactly(small_data, tmp_pat
     assert len((tmp_path / "r" / "history.jsonl").read_text().splitlines()) == 2
 
 
+def test_init_from_another_run_copies_its_weights(small_data, tmp_path: Path) -> None:
+    from grounding.checkpoint import CheckpointError, load_checkpoint
+
+    _trainer(small_data, _small_config(1), tmp_path / "base").fit()
+    config = _small_config(1, seed=9)
+    train_set, val_set, store = _splits(small_data, config)
+    source = FeatureSource(store.video_dim, store.text_dim, small_data.clip_seconds)
+    trainer = Trainer(model_name="qd_detr", config=config, train_set=train_set, val_set=val_set,
+                      run_dir=tmp_path / "tuned", source=source, progress=False, init_from=tmp_path / "base")
+    base, _ = load_checkpoint(tmp_path / "base")
+    assert all(torch.equal(a, b) for a, b in zip(base.state_dict().values(), trainer.model.state_dict().values()))
+    wider = FeatureSource(store.video_dim + 1, store.text_dim, small_data.clip_seconds)
+    with pytest.raises(CheckpointError, match="dim 16, the training features have dim 17"):
+        Trainer(model_name="qd_detr", config=config, train_set=train_set, val_set=val_set, run_dir=tmp_path / "x",
+                source=wider, progress=False, init_from=tmp_path / "base")
+
+
 def test_cli_train_predict_and_errors(small_data, tmp_path: Path) -> None:
     from vsearch.cli import app
 
