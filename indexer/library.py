@@ -14,18 +14,16 @@ transaction and only then touches FAISS, which any later open catches up from Du
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 
 from indexer import catalog as C
+from indexer import catalog_writes as W
 from indexer.catalog_db import DATABASE_FILE, CatalogDB, raw_connection
 from indexer.encoders.registry import EncoderIdentity
 from indexer.migrations import migrate, pending_migrations
@@ -39,10 +37,6 @@ __all__ = ["Library", "LibraryStats", "VideoRecord", "NewVideo", "LibraryError",
            "LibraryBusyError", "StoreConfig"]
 
 VideoBatch = Sequence[tuple[NewVideo, np.ndarray, np.ndarray]]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _describe(identity: EncoderIdentity) -> str:
@@ -81,7 +75,7 @@ class Library:
             with db.read() as conn:
                 if pending_migrations(conn):
                     raise LibraryError(f"library {directory} has an older schema; run `vsearch index` once to upgrade it")
-                identity = _read_identity(conn)
+                identity = W.read_identity(conn)
         else:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
@@ -90,7 +84,7 @@ class Library:
             db = CatalogDB(db_path, readonly=False)
             with db.write() as conn:
                 migrate(conn)
-                identity = _read_identity(conn)
+                identity = W.read_identity(conn)
         return cls(directory, db, identity, readonly=readonly, config=config or StoreConfig())
 
     @classmethod
@@ -101,9 +95,9 @@ class Library:
         try:
             if library.identity is None:
                 with library._db.write() as conn:
-                    bound = _read_identity(conn)
+                    bound = W.read_identity(conn)
                     if bound is None:
-                        _bind(conn, identity)
+                        W.bind_identity(conn, identity)
                         bound = identity
                 library.identity = bound
             current = library.identity
@@ -313,111 +307,49 @@ class Library:
             prepared.append((video, emb / np.where(norms > 0, norms, 1), times))
         with self._lock:
             self._require_writer(load_vectors=not defer_vectors)
-            events: list[tuple[str, int, Any, Watermark]] = []
             with self._db.write() as conn:
-                existing = conn.execute(select(C.videos.c.id).where(C.videos.c.path.in_(paths))).scalars().all()
-                for old_id in existing:  # re-indexed files: the old rows go in the same transaction
-                    self._delete_video(conn, int(old_id), events)
-                ids = self._insert_videos(conn, prepared, events)
+                ids, changes = W.insert_videos(conn, prepared, self.identity.name)
             if not defer_vectors:
-                self._replay(events)
+                self._replay(changes)
             return ids
-
-    def _insert_videos(self, conn: Connection, prepared: list[tuple[NewVideo, np.ndarray, np.ndarray]],
-                       events: list[tuple[str, int, Any, Watermark]]) -> list[int]:
-        """Insert video rows and their clips, each video one contiguous block of new clip ids."""
-        token = _meta_token(conn)
-        next_video = int(_meta(conn, C.META_NEXT_VIDEO_ID) or 1)
-        first, stamp = token.next_clip_id, _now()
-        rows, blocks, ids = [], [], []
-        for offset, (video, emb, times) in enumerate(prepared):
-            video_id, n = next_video + offset, len(emb)
-            rows.append(dict(
-                id=video_id, path=video.path, size=video.size, mtime=video.mtime, fingerprint=video.fingerprint,
-                duration=video.duration, fps=video.fps, width=video.width, height=video.height, clip_count=n,
-                first_clip_id=first, status="indexed", error=None,
-                encoder=self.identity.name if self.identity else None, created_at=stamp, updated_at=stamp))
-            blocks.append((video_id, first, emb, times))
-            events.append(("added", first, emb, Watermark(token.library_uuid, first + n, token.tombstone_seq)))
-            ids.append(video_id)
-            first += n
-        if rows:
-            conn.execute(C.videos.insert(), rows)
-        _insert_clips(conn, blocks)
-        _set_meta(conn, C.META_NEXT_VIDEO_ID, next_video + len(prepared))
-        _set_meta(conn, C.META_NEXT_CLIP_ID, first)
-        return ids
-
-    def _delete_video(self, conn: Connection, video_id: int,
-                      events: list[tuple[str, int, Any, Watermark]]) -> None:
-        row = conn.execute(select(C.videos.c.first_clip_id, C.videos.c.clip_count)
-                           .where(C.videos.c.id == video_id)).first()
-        if row is None:
-            raise LibraryError(f"no video with id {video_id}")
-        conn.execute(delete(C.videos).where(C.videos.c.id == video_id))
-        if row[0] is None or not row[1]:
-            return
-        first, end = int(row[0]), int(row[0]) + int(row[1])
-        token = _meta_token(conn)
-        seq = token.tombstone_seq + 1
-        conn.execute(text("DELETE FROM clips WHERE id >= :a AND id < :b"), {"a": first, "b": end})
-        conn.execute(C.clip_tombstones.insert().values(seq=seq, first_id=first, end_id=end))
-        _set_meta(conn, C.META_TOMBSTONE_SEQ, seq)
-        events.append(("removed", first, end, Watermark(token.library_uuid, token.next_clip_id, seq)))
 
     def remove_video(self, video_id: int) -> None:
         """Delete a video, its clips and their vectors (atomically for the catalog)."""
         with self._lock:
             self._require_writer()
-            events: list[tuple[str, int, Any, Watermark]] = []
             with self._db.write() as conn:
-                self._delete_video(conn, int(video_id), events)
-            self._replay(events)
+                changes = W.delete_video(conn, int(video_id))
+            self._replay(changes)
 
     def relink_video(self, video_id: int, path: str, size: int, mtime: float) -> None:
         """A moved/renamed file with the same fingerprint: new path, same clips and vectors."""
         with self._lock:
             self._require_writer()
-            events: list[tuple[str, int, Any, Watermark]] = []
             with self._db.write() as conn:
-                other = conn.execute(select(C.videos.c.id).where(C.videos.c.path == path,
-                                                                  C.videos.c.id != int(video_id))).scalar_one_or_none()
-                if other is not None:
-                    self._delete_video(conn, int(other), events)
-                result = conn.execute(update(C.videos).where(C.videos.c.id == int(video_id)).values(
-                    path=path, size=size, mtime=mtime, updated_at=_now()))
-                if result.rowcount == 0:
-                    raise LibraryError(f"no video with id {video_id}")
-            self._replay(events)
+                changes = W.relink_video(conn, int(video_id), path, size, mtime)
+            self._replay(changes)
 
     def record_failure(self, path: str, size: int | None, mtime: float | None, error: str) -> None:
         """Mark ``path`` failed with a one-line reason (replacing any earlier row of that path)."""
+        reason = (error.strip().splitlines() or ["unknown error"])[0][:500]
         with self._lock:
             self._require_writer()
-            events: list[tuple[str, int, Any, Watermark]] = []
-            reason = (error.strip().splitlines() or ["unknown error"])[0][:500]
             with self._db.write() as conn:
-                existing = conn.execute(select(C.videos.c.id).where(C.videos.c.path == path)).scalar_one_or_none()
-                if existing is not None:
-                    self._delete_video(conn, int(existing), events)
-                video_id = int(_meta(conn, C.META_NEXT_VIDEO_ID))
-                stamp = _now()
-                conn.execute(C.videos.insert().values(
-                    id=video_id, path=path, size=size, mtime=mtime, clip_count=0, status="failed", error=reason,
-                    encoder=self.identity.name if self.identity else None, created_at=stamp, updated_at=stamp))
-                _set_meta(conn, C.META_NEXT_VIDEO_ID, video_id + 1)
-            self._replay(events)
+                changes = W.insert_failure(conn, path, size, mtime, reason,
+                                           self.identity.name if self.identity else None)
+            self._replay(changes)
 
-    def _replay(self, events: list[tuple[str, int, Any, Watermark]]) -> None:
+    def _replay(self, changes: list[W.VectorChange]) -> None:
         """Apply committed catalog changes to FAISS, in commit order."""
         store = self._store
         if store is None:
             return
-        for kind, first, payload, token in events:
-            if kind == "removed":
-                store.removed(first, payload, token)
+        for change in changes:
+            if change.kind == "removed":
+                store.removed(change.first_id, change.end_id, change.token)
             else:
-                store.added(first, payload, token)
+                assert change.vectors is not None
+                store.added(change.first_id, change.vectors, change.token)
 
     def rebuild_vectors(self) -> None:
         """Rebuild the FAISS index (type chosen by size) from DuckDB and publish it."""
@@ -435,61 +367,3 @@ class Library:
         """Block until a background index rebuild (if any) has been swapped in."""
         if self._store is not None:
             self._store.wait_for_rebuild()
-
-
-# --------------------------------------------------------------------- meta helpers
-def _meta(conn: Connection, key: str) -> str | None:
-    return conn.execute(select(C.library_meta.c.value).where(C.library_meta.c.key == key)).scalar_one_or_none()
-
-
-def _set_meta(conn: Connection, key: str, value: object) -> None:
-    conn.execute(update(C.library_meta).where(C.library_meta.c.key == key).values(value=str(value)))
-
-
-def _meta_token(conn: Connection) -> Watermark:
-    meta = dict(conn.execute(select(C.library_meta.c.key, C.library_meta.c.value).where(
-        C.library_meta.c.key.in_((C.META_UUID, C.META_NEXT_CLIP_ID, C.META_TOMBSTONE_SEQ)))).all())
-    return Watermark(meta[C.META_UUID], int(meta[C.META_NEXT_CLIP_ID]), int(meta[C.META_TOMBSTONE_SEQ]))
-
-
-def _insert_clips(conn: Connection, blocks: list[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
-    """Insert ``(video_id, first_clip_id, embeddings (n, dim) float32, times (n, 2) s)`` blocks in one
-    statement: the frame is registered with DuckDB and the ``FLOAT[dim]`` array built in SQL."""
-    blocks = [b for b in blocks if len(b[2])]
-    if not blocks:
-        return
-    dim = blocks[0][2].shape[1]
-    emb = np.concatenate([b[2] for b in blocks])
-    times = np.concatenate([b[3] for b in blocks])
-    frame = pd.DataFrame(emb, columns=[f"e{i}" for i in range(dim)], copy=False)
-    frame.insert(0, "end_s", times[:, 1])
-    frame.insert(0, "start_s", times[:, 0])
-    frame.insert(0, "clip_index", np.concatenate([np.arange(len(b[2]), dtype=np.int32) for b in blocks]))
-    frame.insert(0, "video_id", np.concatenate([np.full(len(b[2]), b[0], np.int64) for b in blocks]))
-    frame.insert(0, "id", np.concatenate([np.arange(b[1], b[1] + len(b[2]), dtype=np.int64) for b in blocks]))
-    array = ", ".join(f"e{i}" for i in range(dim))
-    raw = raw_connection(conn)
-    raw.register("vsearch_new_clips", frame)
-    try:
-        raw.execute(f"INSERT INTO clips SELECT id, video_id, clip_index, start_s, end_s, "
-                    f"[{array}]::FLOAT[{dim}] FROM vsearch_new_clips")
-    finally:
-        raw.unregister("vsearch_new_clips")
-
-
-def _read_identity(conn: Connection) -> EncoderIdentity | None:
-    meta = dict(conn.execute(select(C.library_meta.c.key, C.library_meta.c.value)
-                             .where(C.library_meta.c.key.in_(C.META_ENCODER_KEYS))).all())
-    if len(meta) < len(C.META_ENCODER_KEYS):
-        return None
-    return EncoderIdentity(spec=meta["encoder_spec"], name=meta["encoder_name"], model_id=meta["encoder_model_id"],
-                           dim=int(meta["dim"]), clip_seconds=float(meta["clip_seconds"]))
-
-
-def _bind(conn: Connection, identity: EncoderIdentity) -> None:
-    if identity.dim <= 0 or not math.isfinite(identity.clip_seconds) or identity.clip_seconds <= 0:
-        raise LibraryError(f"invalid encoder identity {identity}")
-    values = {"encoder_spec": identity.spec, "encoder_name": identity.name, "encoder_model_id": identity.model_id,
-              "dim": str(identity.dim), "clip_seconds": repr(float(identity.clip_seconds))}
-    conn.execute(C.library_meta.insert(), [{"key": k, "value": v} for k, v in values.items()])
-    C.clips_table(identity.dim).create(conn)
