@@ -34,8 +34,10 @@ def test_summarize_mean_and_sample_std_per_row() -> None:
 
 def test_ablation_command_trains_rows_over_seeds(tmp_path: Path) -> None:
     data = make_synthetic_dataset(tmp_path / "syn", n_videos=6, video_dim=16, text_dim=16, seed=3)
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps({"model": {"hidden_dim": 16, "encoder": {"ffn_dim": 32}, "decoder": {"ffn_dim": 32}}}))
     args = ["ablation", "--train", str(data.train), "--val", str(data.val), "--video-features", str(data.video_dir),
-            "--text-features", str(data.text_dir), "--preset", "tiny", "--epochs", "1", "--seeds", "2",
+            "--text-features", str(data.text_dir), "--preset", "tiny", "--config", str(small), "--epochs", "1", "--seeds", "2",
             "--rows", "e", "--out", str(tmp_path / "runs"), "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -51,7 +53,8 @@ def test_ablation_command_trains_rows_over_seeds(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--rows", "az"], "unknown ablation row 'z'"), (["--preset", "nope"], "no preset 'nope'")],
+    [(["--rows", "az"], "unknown ablation row 'z'"), (["--preset", "nope"], "no preset 'nope'"),
+     (["--config", "/nonexistent/cfg.json"], "config file not found")],
 )
 def test_ablation_bad_input_is_one_line(tmp_path: Path, extra: list[str], message: str) -> None:
     data = make_synthetic_dataset(tmp_path / "syn", n_videos=3, video_dim=8, text_dim=8, seed=1)

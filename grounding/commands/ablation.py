@@ -27,6 +27,7 @@ def ablation(
     text_features: Annotated[Path, typer.Option("--text-features", help="Directory of qid{qid}.npz token features.")],
     out: Annotated[Path, typer.Option("--out", help="Where the runs are written.")] = Path("runs/sg_detr_ablation"),
     preset: Annotated[str, typer.Option("--preset", help="Base config: default/qvhighlights, charades, tacos, tiny.")] = "default",
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="JSON file of (partial) config overrides applied to the preset.")] = None,
     rows: Annotated[str, typer.Option("--rows", help="Rows to train, e.g. abcde or a,e.")] = "abcde",
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs per run (default: the preset's).")] = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per row (mean ± std when > 1).")] = 1,
@@ -39,7 +40,7 @@ def ablation(
     import dataclasses
     import json
 
-    from grounding.config_tree import ConfigError
+    from grounding.config_tree import ConfigError, load_json, override
     from grounding.data.annotations import AnnotationError, load_annotations
     from grounding.data.dataset import GroundingDataset
     from grounding.data.features import FeatureConfig, FeatureError, FeatureStore
@@ -52,6 +53,8 @@ def ablation(
     try:
         chosen = parse_rows(rows)
         base = model_preset("sg_detr", preset)
+        if config_file is not None:
+            base = override(base, load_json(config_file), where=str(config_file))
         optim = dataclasses.replace(
             base.optim,
             epochs=epochs or base.optim.epochs,
