@@ -180,13 +180,19 @@ def fit_saliency(saliency: np.ndarray, num_clips: int) -> list[float]:
     return [round(float(x), 4) for x in out]
 
 
-def submission_row(qid: int | str, query: str, vid: str, num_clips: int, prediction: WindowPrediction) -> dict:
+def submission_row(qid: int | str, query: str, vid: str, num_clips: int, prediction: WindowPrediction,
+                   round_to: float | None = None) -> dict:
     """One row of the official QVHighlights submission format for a whole-video window:
     ``pred_relevant_windows`` = ``[[start, end, score], ...]`` (seconds, by score desc, first = top-1)
-    and ``pred_saliency_scores`` with ``num_clips`` entries."""
+    and ``pred_saliency_scores`` with ``num_clips`` entries. ``round_to`` (seconds) snaps window ends to
+    multiples of the clip length, as the official QD-DETR post-processing does (ground truth lies on
+    that grid)."""
+    spans = np.asarray(prediction.spans, dtype=np.float64)
+    if round_to:
+        spans = np.round(spans / round_to) * round_to
     windows = [
         [round(float(s), 4), round(float(e), 4), round(float(c), 4)]
-        for (s, e), c in zip(prediction.spans, prediction.scores)
+        for (s, e), c in zip(spans, prediction.scores)
     ]
     return {
         "qid": qid,
@@ -198,7 +204,8 @@ def submission_row(qid: int | str, query: str, vid: str, num_clips: int, predict
 
 
 def predict_dataset(model: nn.Module, dataset: object, *, batch_size: int, device: torch.device | str) -> list[dict]:
-    """Submission rows for every sample of a :class:`grounding.data.dataset.GroundingDataset`, in order.
+    """Submission rows for every sample of a :class:`grounding.data.dataset.GroundingDataset`, in order
+    (window ends snapped to the clip grid, see :func:`submission_row`).
 
     Batches go through ``model`` in eval mode under :func:`torch.inference_mode`; the model's
     ``postprocess`` turns outputs into per-window spans (seconds) and saliency.
@@ -222,6 +229,7 @@ def predict_dataset(model: nn.Module, dataset: object, *, batch_size: int, devic
             predictions = model.postprocess(outputs, batch.video_mask, clip_seconds=batch.clip_seconds)
             for prediction in predictions:
                 annotation = annotations[len(rows)]
-                rows.append(submission_row(annotation.qid, annotation.query, annotation.vid, annotation.num_clips, prediction))
+                rows.append(submission_row(annotation.qid, annotation.query, annotation.vid, annotation.num_clips,
+                                           prediction, round_to=annotation.clip_seconds))
     model.train(was_training)
     return rows

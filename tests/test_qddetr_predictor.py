@@ -82,6 +82,9 @@ def test_submission_row_has_the_official_shape() -> None:
     assert row["pred_saliency_scores"][:3] == [0.1, 0.5, 0.3] and len(row["pred_saliency_scores"]) == 5
     assert max(row["pred_saliency_scores"][3:]) < 0.1
     assert fit_saliency(np.arange(6.0), 4) == [0.0, 1.0, 2.0, 3.0]
+    snapped = submission_row(7, "a dog", "v1", 5, WindowPrediction(
+        spans=np.array([[2.9, 7.2], [0.4, 1.1]]), scores=np.array([0.9, 0.2]), saliency=np.zeros(5)), round_to=2.0)
+    assert snapped["pred_relevant_windows"] == [[2.0, 8.0, 0.9], [0.0, 2.0, 0.2]]
 
 
 def test_top_k_truncates(run_dir: Path) -> None:
