@@ -128,7 +128,9 @@ class Grounder:
         """Ground one query in every window.
 
         Args:
-            video_feats: one float32 ``(L_i, Dv)`` array of raw clip embeddings per window (``L_i >= 1``).
+            video_feats: one float32 ``(L_i, Dv)`` array of raw clip embeddings per window (``L_i >= 1``;
+                windows longer than ``meta.max_clips`` work, positions are relative to the window, but
+                the model was trained on windows up to that length).
             text_tokens: float32 ``(N, Dt)`` token features of the query (``N >= 1``).
             top_k: spans kept per window.
 

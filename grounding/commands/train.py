@@ -48,6 +48,9 @@ def load_splits(train: Path, val: Path, video_features: list[Path], text_feature
         _fail(f"{train}: no annotations")
     if not val_ann:
         _fail(f"{val}: no annotations")
+    unlabelled = sum(not a.labelled for a in val_ann)
+    if unlabelled:
+        _fail(f"{val}: {unlabelled} queries have no relevant_windows; validation needs labelled queries")
     store = FeatureStore(FeatureConfig(video_dirs=tuple(video_features), text_dir=text_features))
     everything = train_ann + val_ann
     store.prepare([a.vid for a in everything], [a.qid for a in everything])
