@@ -52,8 +52,9 @@ def make_samples(batch_size: int, clips: int, tokens: int, video_dim: int, text_
         video /= np.linalg.norm(video, axis=1, keepdims=True)
         text = rng.standard_normal((tokens, text_dim)).astype(np.float32)
         text /= np.linalg.norm(text, axis=1, keepdims=True)
-        n_moments = int(rng.integers(1, 4))
-        starts = np.sort(rng.choice(np.arange(0, clips - 8, 8), size=n_moments, replace=False))
+        slots = np.arange(0, clips - 8, 8)  # moments of 1-7 clips in disjoint 8-clip slots
+        n_moments = min(int(rng.integers(1, 4)), len(slots))
+        starts = np.sort(rng.choice(slots, size=n_moments, replace=False))
         lengths = rng.integers(1, 8, size=n_moments)
         spans = np.stack([(starts + lengths / 2) / clips, lengths / clips], axis=1).astype(np.float32)
         saliency = np.zeros(clips, dtype=np.float32)
