@@ -35,6 +35,9 @@ from grounding.checkpoint import (
     save_training_state,
 )
 from grounding.config_tree import to_dict
+from grounding.data.dataset import collate
+from grounding.eval import evaluate
+from grounding.models import build
 from grounding.optim import build_optimizer, set_learning_rate
 from grounding.predictor import predict_dataset
 
@@ -69,8 +72,6 @@ def _brief(metrics: dict[str, Any]) -> dict[str, float]:
 
 def evaluate_rows(rows: list[dict], annotations: list[Any]) -> dict[str, float]:
     """Official-identical metrics (``brief`` block) of submission ``rows`` against ``annotations``."""
-    from grounding.eval import evaluate
-
     return _brief(evaluate(rows, annotations))
 
 
@@ -91,8 +92,6 @@ class Trainer:
     def __init__(self, *, model_name: str, config: Any, train_set: Any, val_set: Any, run_dir: Path,
                  source: FeatureSource, device: torch.device | str = "cpu", progress: bool = True,
                  init_from: Path | None = None) -> None:
-        from grounding.models import build
-
         self.model_name = model_name
         self.config = dataclasses.replace(
             config, model=dataclasses.replace(config.model, video_dim=source.video_dim, text_dim=source.text_dim)
@@ -155,8 +154,6 @@ class Trainer:
         """One pass over the train set; returns the mean of every loss term and the final lr."""
         optim = self.config.optim
         self.train_set.set_epoch(epoch)
-        from grounding.data.dataset import collate
-
         loader = DataLoader(self.train_set, batch_size=optim.batch_size, shuffle=True, collate_fn=collate,
                             generator=torch.Generator().manual_seed(optim.seed + epoch))
         self.model.train()
