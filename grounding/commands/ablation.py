@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 
@@ -16,26 +16,31 @@ d = + global saliency module, e = + hybrid ATSS-DETR (full SG-DETR).
 Every (row, seed) is a normal training run saved under OUT/row_<r>/seed_<s>; its metrics are those of
 its best epoch by MR-full-mAP.
 
-Example: vsearch ablation --train train.jsonl --val val.jsonl --video-features feats/video --text-features feats/text --epochs 30 --seeds 3 --preset tiny
+Example: vsearch ablation --train train.jsonl --val val.jsonl --video-features feats/video
+--text-features feats/text --epochs 30 --seeds 3 --preset tiny
 """
 
 
 def ablation(
-    train: Annotated[Path, typer.Option("--train", help="Training annotations (QVHighlights-style JSON Lines).")],
-    val: Annotated[Path, typer.Option("--val", help="Validation annotations with labels.")],
-    video_features: Annotated[list[Path], typer.Option("--video-features", help="Directory of {vid}.npz clip features; repeat to concatenate.")],
-    text_features: Annotated[Path, typer.Option("--text-features", help="Directory of qid{qid}.npz token features.")],
-    out: Annotated[Path, typer.Option("--out", help="Where the runs are written.")] = Path("runs/sg_detr_ablation"),
-    preset: Annotated[str, typer.Option("--preset", help="Base config: default/qvhighlights, charades, tacos, tiny.")] = "default",
-    config_file: Annotated[Optional[Path], typer.Option("--config", help="JSON file of (partial) config overrides applied to the preset.")] = None,
-    rows: Annotated[str, typer.Option("--rows", help="Rows to train, e.g. abcde or a,e.")] = "abcde",
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs per run (default: the preset's).")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per row (mean ± std when > 1).")] = 1,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Default: the preset's.")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Default: the preset's.")] = None,
-    clip_seconds: Annotated[float, typer.Option("--clip-seconds", min=0.01, help="Clip length of the features (s).")] = 2.0,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda[:N] or auto.")] = "cpu",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the table and every run as JSON.")] = False,
+    train: Path = typer.Option(..., "--train", help="Training annotations (QVHighlights-style JSON Lines)."),
+    val: Path = typer.Option(..., "--val", help="Validation annotations with labels."),
+    video_features: list[Path] = typer.Option(
+        ..., "--video-features", help="Directory of {vid}.npz clip features; repeat to concatenate."
+    ),
+    text_features: Path = typer.Option(..., "--text-features", help="Directory of qid{qid}.npz token features."),
+    out: Path = typer.Option(Path("runs/sg_detr_ablation"), "--out", help="Where the runs are written."),
+    preset: str = typer.Option("default", "--preset", help="Base config: default/qvhighlights, charades, tacos, tiny."),
+    config_file: Optional[Path] = typer.Option(
+        None, "--config", help="JSON file of (partial) config overrides applied to the preset."
+    ),
+    rows: str = typer.Option("abcde", "--rows", help="Rows to train, e.g. abcde or a,e."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs per run (default: the preset's)."),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Seeds per row (mean ± std when > 1)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the preset's."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Default: the preset's."),
+    clip_seconds: float = typer.Option(2.0, "--clip-seconds", min=0.01, help="Clip length of the features (s)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda[:N] or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table and every run as JSON."),
 ) -> None:
     import dataclasses
     import json
@@ -81,7 +86,8 @@ def ablation(
         if not as_json:
             mr = run.metrics.get("MR-full-mAP", float("nan"))
             hd = run.metrics.get("HL-min-VeryGood-mAP", float("nan"))
-            typer.echo(f"row {run.row} seed {run.seed}: MR-full-mAP {mr:.2f}  HL-min-VeryGood-mAP {hd:.2f}  ({run.seconds:.0f} s)", err=True)
+            typer.echo(f"row {run.row} seed {run.seed}: MR-full-mAP {mr:.2f}  HL-min-VeryGood-mAP {hd:.2f}  "
+                       f"({run.seconds:.0f} s)", err=True)
 
     runs = run_ablation(base=base, train_set=train_set, val_set=val_set, source=source, out_dir=out,
                         rows=chosen, seeds=range(seeds), device=str(resolved), on_run=report)
@@ -104,7 +110,8 @@ def ablation(
     for key in METRIC_KEYS:
         out_table.add_column(key, justify="right")
     for row, cols in table.items():
-        cells = [f"{m:.2f} ± {s:.2f}" if seeds > 1 else f"{m:.2f}" for m, s in (cols.get(k, (float("nan"), 0.0)) for k in METRIC_KEYS)]
+        values = (cols.get(key, (float("nan"), 0.0)) for key in METRIC_KEYS)
+        cells = [f"{m:.2f} ± {s:.2f}" if seeds > 1 else f"{m:.2f}" for m, s in values]
         out_table.add_row(row, *cells)
     console = Console()
     console.print(out_table)

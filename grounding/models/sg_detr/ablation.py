@@ -83,7 +83,9 @@ def run_ablation(
     return runs
 
 
-def summarize(runs: Sequence[AblationRun], keys: Sequence[str] = METRIC_KEYS) -> dict[str, dict[str, tuple[float, float]]]:
+def summarize(
+    runs: Sequence[AblationRun], keys: Sequence[str] = METRIC_KEYS
+) -> dict[str, dict[str, tuple[float, float]]]:
     """row -> metric key -> (mean, sample std over seeds; 0 for one seed), rows in run order."""
     table: dict[str, dict[str, tuple[float, float]]] = {}
     for row in dict.fromkeys(r.row for r in runs):

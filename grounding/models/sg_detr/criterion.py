@@ -85,7 +85,8 @@ class SGDETRCriterion(SetCriterion):
         self.global_saliency = model.amplifier.enabled
         self.alignment_temperature = w.alignment_temperature
         self.atss_weights = (
-            {name: getattr(w, name) * w.lambda_atss for name in ("atss_label", "atss_l1", "atss_giou", "atss_centerness")}
+            {name: getattr(w, name) * w.lambda_atss
+             for name in ("atss_label", "atss_l1", "atss_giou", "atss_centerness")}
             if model.atss.enabled else {}
         )
         self.focal = (model.atss.focal_alpha, model.atss.focal_gamma)
@@ -165,10 +166,14 @@ class SGDETRCriterion(SetCriterion):
 
     # ----- driver -----
 
-    def _group(self, losses: dict[str, Tensor], suffix: str, layer_outputs: Mapping[str, Any], batch: Any, indices: Indices) -> None:
+    def _group(
+        self, losses: dict[str, Tensor], suffix: str, layer_outputs: Mapping[str, Any], batch: Any, indices: Indices
+    ) -> None:
+        """The per-layer DETR losses of one query group with known ``indices``, keys suffixed ``_<suffix>``."""
         for name in self.per_layer_losses:
             if name in self.weights and (name != "iou" or "pred_iou" in layer_outputs):
-                losses[f"loss_{name}_{suffix}"] = self.weights[name] * getattr(self, f"loss_{name}")(layer_outputs, batch, indices)
+                loss = getattr(self, f"loss_{name}")(layer_outputs, batch, indices)
+                losses[f"loss_{name}_{suffix}"] = self.weights[name] * loss
 
     def forward(self, outputs: Mapping[str, Any], batch: Any) -> dict[str, Tensor]:
         losses = super().forward(outputs, batch)
@@ -178,16 +183,21 @@ class SGDETRCriterion(SetCriterion):
         if "dn_outputs" in outputs:
             dn = outputs["dn_meta"]
             keep = dn.positive & dn.valid
-            indices = [(keep[b].nonzero(as_tuple=True)[0].cpu(), dn.target_index[b][keep[b]].cpu()) for b in range(keep.shape[0])]
+            indices = [
+                (keep[b].nonzero(as_tuple=True)[0].cpu(), dn.target_index[b][keep[b]].cpu()) for b in range(len(keep))
+            ]
             for layer, layer_outputs in enumerate(outputs["dn_outputs"]):
                 self._group(losses, f"dn_{layer}", layer_outputs, batch, indices)
         if "extra_outputs" in outputs:
             extra, assigned = outputs["extra_meta"], outputs["extra_meta"].target_index
-            indices = [(extra.valid[b].nonzero(as_tuple=True)[0].cpu(), assigned[b][extra.valid[b]].cpu()) for b in range(extra.valid.shape[0])]
+            indices = [
+                (valid.nonzero(as_tuple=True)[0].cpu(), assigned[b][valid].cpu()) for b, valid in enumerate(extra.valid)
+            ]
             for layer, layer_outputs in enumerate(outputs["extra_outputs"]):
                 self._group(losses, f"extra_{layer}", layer_outputs, batch, indices)
         if self.atss_weights and "atss_targets" in outputs:
-            for name, value in atss_losses(outputs, outputs["atss_targets"], focal_alpha=self.focal[0], focal_gamma=self.focal[1]).items():
+            atss = atss_losses(outputs, outputs["atss_targets"], focal_alpha=self.focal[0], focal_gamma=self.focal[1])
+            for name, value in atss.items():
                 if self.atss_weights[name]:
                     losses[f"loss_{name}"] = self.atss_weights[name] * value
         return losses

@@ -61,7 +61,8 @@ class SGDETR(nn.Module):
         self.config = config
         d, enc, dec = config.hidden_dim, config.encoder, config.decoder
         self.video_proj = InputProjection(
-            input_dim=config.video_dim + (2 if temporal_endpoints else 0), hidden_dim=d, num_layers=config.input_layers, dropout=config.input_dropout
+            input_dim=config.video_dim + (2 if temporal_endpoints else 0), hidden_dim=d,
+            num_layers=config.input_layers, dropout=config.input_dropout,
         )
         self.text_proj = InputProjection(
             input_dim=config.text_dim, hidden_dim=d, num_layers=config.input_layers, dropout=config.input_dropout
@@ -85,7 +86,9 @@ class SGDETR(nn.Module):
         self.query_selection = QuerySelection(
             dim=d, num_queries=dec.num_queries, proposal_widths=dec.proposal_widths, enabled=dec.query_selection
         )
-        self.decoder = DINODecoder(dim=d, heads=dec.heads, ffn_dim=dec.ffn_dim, dropout=config.dropout, layers=dec.layers)
+        self.decoder = DINODecoder(
+            dim=d, heads=dec.heads, ffn_dim=dec.ffn_dim, dropout=config.dropout, layers=dec.layers
+        )
         self.class_head = nn.Linear(d, 2)
         self.iou_head = IoUHead(dim=d) if config.iou_head.enabled else None
         self.denoising_content = nn.Parameter(torch.zeros(d)) if dec.denoising_groups > 0 else None
@@ -138,11 +141,14 @@ class SGDETR(nn.Module):
             if n == 0:
                 continue
             anchors = atss_targets.anchors[i, index]
-            reference[i, :n] = torch.stack([anchors.mean(-1).clamp(0, 1), (anchors[:, 1] - anchors[:, 0]).clamp(1e-3, 1)], -1)
+            widths = (anchors[:, 1] - anchors[:, 0]).clamp(1e-3, 1)
+            reference[i, :n] = torch.stack([anchors.mean(-1).clamp(0, 1), widths], -1)
             target_index[i, :n] = atss_targets.assigned[i, index]
             content[i, :n] = memory[i, index // levels]
             valid[i, :n] = True
-        return ExtraQueries(reference=reference, content=self.extra_content(content), target_index=target_index, valid=valid)
+        return ExtraQueries(
+            reference=reference, content=self.extra_content(content), target_index=target_index, valid=valid
+        )
 
     # ----- forward -----
 
@@ -202,7 +208,8 @@ class SGDETR(nn.Module):
             out.update(self.atss_head(memory, video_mask))
             out["atss_anchors"], out["atss_valid"] = batch_anchors(video_mask, cfg.atss.anchor_widths)
             if targets is not None:
-                atss_targets = assign_batch(video_mask, [t["spans"] for t in targets], cfg.atss.anchor_widths, cfg.atss.top_k)
+                spans = [t["spans"] for t in targets]
+                atss_targets = assign_batch(video_mask, spans, cfg.atss.anchor_widths, cfg.atss.top_k)
                 out["atss_targets"] = atss_targets
 
         dn = None

@@ -61,7 +61,8 @@ class QuerySelection(nn.Module):
             nn.init.uniform_(self.static_anchors.weight, -2.0, 2.0)
 
     def proposals(self, memory: torch.Tensor, video_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """All proposals: -> (logits (B, L*P, 2), spans (B, L*P, 2) normalised (centre, width)), (clip, width) layout."""
+        """All proposals, laid out (clip, width): -> (logits (B, L*P, 2), spans (B, L*P, 2) normalised
+        (centre, width))."""
         b, length, _ = memory.shape
         widths = self.proposal_widths
         lengths = video_mask.sum(dim=1, keepdim=True).clamp(min=1).to(memory.dtype)
