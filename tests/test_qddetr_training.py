@@ -164,3 +164,25 @@ def test_cli_train_predict_and_errors(small_data, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--model", "nope", "--train", str(small_data.train), "--val",
                                  str(small_data.val), *features, "--out", str(tmp_path / "run3")])
     assert result.exit_code == 2 and "unknown model 'nope'" in result.output
+
+
+def test_encoder_identity_is_recorded_and_enforced(tmp_path: Path) -> None:
+    from vsearch.cli import app
+
+    data = make_synthetic_dataset(tmp_path / "data", n_videos=6, video_dim=16, text_dim=16, seed=4)
+    meta_file = data.video_dir / "features_meta.json"
+    identity = {"spec": "tiny", "name": "tiny", "model_id": "tiny-a", "dim": 16, "clip_seconds": 2.0}
+    meta_file.write_text(json.dumps({"kind": "video", "key": "features", "encoder": identity}))
+    features = ["--video-features", str(data.video_dir), "--text-features", str(data.text_dir)]
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--model", "qd_detr", "--preset", "tiny", "--train", str(data.train),
+                                 "--val", str(data.val), *features, "--out", str(tmp_path / "run"), "--epochs", "1",
+                                 "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert read_meta(tmp_path / "run").encoder == identity
+    other = dict(identity, name="clip", model_id="openai/clip-vit-base-patch32")
+    meta_file.write_text(json.dumps({"kind": "video", "key": "features", "encoder": other}))
+    result = runner.invoke(app, ["predict", "--checkpoint", str(tmp_path / "run"), "--annotations", str(data.val),
+                                 *features, "--out", str(tmp_path / "p.jsonl"), "--device", "cpu"])
+    assert result.exit_code == 2
+    assert "tiny (tiny-a, dim 16)" in result.output and "clip (openai/clip-vit-base-patch32, dim 16)" in result.output

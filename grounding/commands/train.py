@@ -12,27 +12,28 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
-ENCODER_FILE = "encoder.json"
-
-
 def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
 def feature_encoder_identity(video_dirs: list[Path]) -> dict[str, Any] | None:
-    """The encoder identity the features came from: ``DIR/encoder.json`` (written by feature extraction)
-    of the single video-feature directory; None when unknown or when several directories are mixed."""
+    """The encoder identity the features came from, as ``vsearch extract-features`` records it in
+    ``DIR/features_meta.json``; None for public features without it or when several video directories
+    are concatenated (no single encoder)."""
+    from grounding.extract_features import META_FILENAME
+
     if len(video_dirs) != 1:
         return None
-    path = Path(video_dirs[0]) / ENCODER_FILE
+    path = Path(video_dirs[0]) / META_FILENAME
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError:
         _fail(f"{path}: not valid JSON")
-    return data if isinstance(data, dict) else None
+    encoder = data.get("encoder") if isinstance(data, dict) else None
+    return encoder if isinstance(encoder, dict) else None
 
 
 def load_splits(train: Path, val: Path, video_features: list[Path], text_features: Path, clip_seconds: float,
