@@ -153,3 +153,14 @@ def test_catalog_is_read_once_across_queries(library_dir: Path, monkeypatch: pyt
         assert len(reads) == 1
         searcher.search("red", path_glob="*park*")  # the glob is matched by the store
         assert len(reads) == 2
+
+
+def test_package_exports_the_api_lazily() -> None:
+    import search
+    from search.grounding_choice import GroundingMismatchError
+    from search.ranking import Moment
+
+    assert search.Searcher is Searcher and search.Moment is Moment
+    assert search.GroundingMismatchError is GroundingMismatchError
+    with pytest.raises(AttributeError):
+        _ = search.NotAThing
