@@ -114,3 +114,16 @@ def test_bad_config_and_inputs_are_refused() -> None:
     with pytest.raises(ValueError):
         TrainingFreeGrounder().predict([_window([0.5])], QUERY, clip_seconds=0)
     assert TrainingFreeGrounder().predict([], QUERY, clip_seconds=2.0) == []
+
+
+def test_clip_scale_cosines_work_like_one_hot_ones() -> None:
+    """CLIP's text-video cosines sit in ~[0.15, 0.35]: the thresholds are relative, so the same moment is found."""
+    rng = np.random.default_rng(3)
+    profile = np.r_[np.full(30, 0.18), np.full(8, 0.31), np.full(37, 0.18)] + rng.normal(0, 0.01, 75)
+    other = np.full(75, 0.18) + rng.normal(0, 0.01, 75)
+    match, dull = TrainingFreeGrounder().predict([_window(list(profile)), _window(list(other))], QUERY, 2.0)
+    start, end = match.spans[0]
+    inter = max(0.0, min(end, 76.0) - max(start, 60.0))
+    assert inter / (max(end, 76.0) - min(start, 60.0)) >= 0.5
+    assert match.scores[0] > 0.7
+    assert dull.scores.size == 0 or dull.scores.max() < 0.3
