@@ -42,7 +42,9 @@ class RetryPolicy:
 
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(exc)
-    return "Could not set lock on file" in text or "Conflicting lock is held" in text
+    return ("Could not set lock on file" in text or "Conflicting lock is held" in text
+            # the same process has the file open read-write (a writer thread) and read-only at once
+            or "different configuration" in text)
 
 
 class CatalogDB:

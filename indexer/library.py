@@ -68,10 +68,11 @@ class Library:
         """Open (writable: create and migrate if needed) the library at ``directory``."""
         directory = resolve_library_dir(directory)
         db_path = directory / DATABASE_FILE
+        config = config or StoreConfig()
         if readonly:
             if not db_path.exists():
                 raise LibraryError(f"no library at {directory} (index some videos first: vsearch index PATH)")
-            db = CatalogDB(db_path, readonly=True)
+            db = CatalogDB(db_path, readonly=True, retry=config.retry)
             with db.read() as conn:
                 if pending_migrations(conn):
                     raise LibraryError(f"library {directory} has an older schema; run `vsearch index` once to upgrade it")
@@ -81,11 +82,11 @@ class Library:
                 directory.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise LibraryError(f"cannot create library directory {directory}: {exc.strerror}") from exc
-            db = CatalogDB(db_path, readonly=False)
+            db = CatalogDB(db_path, readonly=False, retry=config.retry)
             with db.write() as conn:
                 migrate(conn)
                 identity = W.read_identity(conn)
-        return cls(directory, db, identity, readonly=readonly, config=config or StoreConfig())
+        return cls(directory, db, identity, readonly=readonly, config=config)
 
     @classmethod
     def create_or_open(cls, directory: Path | None, identity: EncoderIdentity, *,

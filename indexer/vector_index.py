@@ -62,7 +62,8 @@ class IndexPolicy:
     min_nprobe: int = 16
     max_nprobe: int = 512
     pq_m: int = 64
-    rerank_candidates: int = 1024
+    rerank_candidates: int = 1024   # IVF-PQ: re-rank max(rerank_factor * k, rerank_candidates) candidates
+    rerank_factor: float = 2.0
     retrain_growth: float = 4.0
 
     def choose(self, n: int) -> IndexSpec:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, text
 
-from indexer.catalog_db import CatalogDB, raw_connection
+from indexer.catalog_db import CatalogDB, RetryPolicy, raw_connection
 from indexer.vector_cache import VectorCache
 from indexer.vector_index import IndexPolicy, IndexSpec, IndexType, VectorIndex
 
@@ -52,13 +52,15 @@ class Watermark:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Vector-store behaviour; tests shrink the thresholds and intervals."""
+    """Store behaviour (index policy, publish/refresh intervals, DuckDB lock retries); tests
+    shrink the thresholds and intervals."""
 
     policy: IndexPolicy = IndexPolicy()
     persist_interval_s: float = 30.0
     refresh_interval_s: float = 1.0
     chunk_rows: int = 50_000
     background_rebuild: bool = True
+    retry: RetryPolicy = RetryPolicy()
 
 
 def read_token(conn: Connection) -> tuple[Watermark, int]:
@@ -139,7 +141,13 @@ class VectorStore:
                     return False
                 spec = IndexSpec(IndexType(state["spec"]["type"]), int(state["spec"]["nlist"]),
                                  int(state["spec"]["trained_for"]))
-                index = VectorIndex.load(self.directory / state["file"], spec, self.config.policy)
+                index_path = self.directory / state["file"]
+                try:
+                    index = VectorIndex.load(index_path, spec, self.config.policy)
+                except RuntimeError:  # FAISS reports a missing file as RuntimeError
+                    if index_path.exists():
+                        raise
+                    continue  # replaced by a newer publish in the meantime: read the state again
             except FileNotFoundError:
                 if not state_path.exists():
                     return False
@@ -374,7 +382,8 @@ class VectorStore:
             assert self.index is not None
             if self.index.spec.type != IndexType.IVF_PQ:
                 return self.index.search(queries, k)
-            candidates = max(k, self.config.policy.rerank_candidates)
+            policy = self.config.policy
+            candidates = max(int(policy.rerank_factor * k), policy.rerank_candidates, k)
             _, cand = self.index.search(queries, candidates)
             return self._rerank(queries, cand, k)
 

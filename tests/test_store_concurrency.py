@@ -26,7 +26,7 @@ WRITER = textwrap.dedent("""
     with Library.create_or_open(directory, EncoderIdentity("tiny", "tiny", "tiny-v1", 32, 2.0),
                                 config=StoreConfig(persist_interval_s=0.2)) as lib:
         Path(sys.argv[2]).write_text("bound")
-        for i in range(40):
+        for i in range(24):
             n = int(rng.integers(5, 60))
             x = rng.normal(size=(n, 32)).astype(np.float32)
             t = np.stack([np.arange(n) * 2.0, np.arange(n) * 2.0 + 2.0], 1)
@@ -86,5 +86,44 @@ def test_reader_process_works_while_writer_process_indexes(tmp_path: Path) -> No
 
     with Library.open(directory, readonly=True) as lib:
         stats = lib.stats()
-        assert stats.videos_indexed == 36 and stats.clips == stats.vectors
+        assert stats.videos_indexed == 22 and stats.clips == stats.vectors
         assert not stats.run_in_progress
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])          # read-write: every other process is locked out
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+    con.close()
+""")
+
+
+@pytest.mark.timeout(60)
+def test_readers_retry_on_the_lock_then_fail_with_a_clear_message(tmp_path: Path) -> None:
+    from indexer.catalog_db import RetryPolicy
+    from indexer.encoders.registry import EncoderIdentity
+    from indexer.library import LibraryBusyError
+    from indexer.vector_store import StoreConfig
+
+    Library.create_or_open(tmp_path / "lib", EncoderIdentity("tiny", "tiny", "tiny-v1", 8, 2.0)).close()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def hold(seconds: float) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "lib" / "library.duckdb"),
+                                 str(seconds)], stdout=subprocess.PIPE, text=True, env=env)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        return proc
+
+    holder = hold(1.0)  # released well within the retry budget: the reader just waits
+    with Library.open(tmp_path / "lib", readonly=True, config=StoreConfig(retry=RetryPolicy(total_s=15))) as lib:
+        assert lib.stats().videos_indexed == 0
+    holder.wait(timeout=30)
+
+    holder = hold(10.0)
+    try:
+        with pytest.raises(LibraryBusyError, match=r"is busy: another process kept it locked for 1 s; try again"):
+            Library.open(tmp_path / "lib", readonly=True, config=StoreConfig(retry=RetryPolicy(total_s=0.6)))
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

@@ -22,7 +22,7 @@ from indexer.vector_store import StoreConfig
 REPO = Path(__file__).resolve().parents[1]
 IDENTITY = EncoderIdentity(spec="tiny", name="tiny", model_id="tiny-random-v1", dim=16, clip_seconds=2.0)
 # Tiny thresholds so the writer also crosses flat -> IVF (a background rebuild) while being killed.
-POLICY = IndexPolicy(flat_max=300, pq_min=10**9, min_nlist=8, train_points_per_list=8, retrain_growth=2.0)
+POLICY = IndexPolicy(flat_max=200, pq_min=10**9, min_nlist=8, train_points_per_list=8, retrain_growth=2.0)
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
@@ -33,7 +33,7 @@ WRITER = textwrap.dedent("""
     from indexer.vector_store import StoreConfig
     directory, seed = Path(sys.argv[1]), int(sys.argv[2])
     identity = EncoderIdentity("tiny", "tiny", "tiny-random-v1", 16, 2.0)
-    config = StoreConfig(policy=IndexPolicy(flat_max=300, pq_min=10**9, min_nlist=8, train_points_per_list=8,
+    config = StoreConfig(policy=IndexPolicy(flat_max=200, pq_min=10**9, min_nlist=8, train_points_per_list=8,
                                             retrain_growth=2.0), persist_interval_s=0.0)
     rng = np.random.default_rng(seed)
     with Library.create_or_open(directory, identity, config=config) as lib:
@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_library(tmp_path: Path,
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     rng = np.random.default_rng(0)
     seen_ivf = False
-    for round_no in range(4):
+    for round_no in range(3):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(directory), str(round_no)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
         assert proc.stdout is not None
