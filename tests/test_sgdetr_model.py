@@ -194,3 +194,21 @@ def test_presets_and_ablation_rows() -> None:
     config = ablation_config("c", PRESETS["charades"])
     assert from_dict(SGDETRConfig, to_dict(config)) == config
     assert dataclasses.asdict(config)["model"]["atss"]["anchor_widths"] == (1, 2, 4, 8, 16, 32, 64)
+
+
+def test_windows_without_moments_and_batches_of_one_train() -> None:
+    config = tiny_config()
+    model, criterion = build("sg_detr", config)
+    batch = make_batch()
+    batch.targets[1]["spans"] = torch.zeros(0, 2)
+    outputs = model(batch.video_feats, batch.video_mask, batch.text_feats, batch.text_mask, batch.targets)
+    losses = criterion(outputs, batch)
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert not outputs["dn_meta"].valid[1].any() and not outputs["atss_targets"].assigned[1].ge(0).any()
+
+    single = make_batch(lengths=(12,), tokens=(5,))
+    outputs = model(single.video_feats, single.video_mask, single.text_feats, single.text_mask, single.targets)
+    assert "saliency_scores_neg" not in outputs
+    losses = criterion(outputs, single)
+    assert losses["loss_saliency_neg_pair"] == 0 and losses["loss_alignment"] == 0
+    sum(losses.values()).backward()
