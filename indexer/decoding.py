@@ -318,7 +318,10 @@ class PyAVReader:
             for frame in frames:
                 self.frames_decoded += 1
                 stamp = _frame_seconds(frame, stream)
-                t = (stamp - origin) if stamp is not None else prev_t + frame_seconds
+                if stamp is not None:
+                    t = stamp - origin
+                else:  # no timestamp at all (rare raw streams): assume the nominal frame rate
+                    t = prev_t + frame_seconds if prev_t > -math.inf else self.info.first_frame_time
                 if frame.key_frame and (not seen_keys or t > seen_keys[-1]):
                     seen_keys.append(t)
                 if seek_to is not None:  # first frame after a seek
