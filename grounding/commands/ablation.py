@@ -114,6 +114,8 @@ def ablation(
         cells = [f"{m:.2f} ± {s:.2f}" if seeds > 1 else f"{m:.2f}" for m, s in values]
         out_table.add_row(row, *cells)
     console = Console()
+    if not console.is_terminal:  # piped into a file: keep one line per row instead of 80-column wrapping
+        console.width = 160
     console.print(out_table)
     for row in table:
         console.print(f"  {row}: {ABLATION_ROWS[row]}")
