@@ -45,10 +45,10 @@ def ablation(
     import dataclasses
     import json
 
+    from grounding.commands.train import feature_encoder_identity, load_splits
     from grounding.config_tree import ConfigError, load_json, override
-    from grounding.data.annotations import AnnotationError, load_annotations
-    from grounding.data.dataset import GroundingDataset
-    from grounding.data.features import FeatureConfig, FeatureError, FeatureStore
+    from grounding.data.annotations import AnnotationError
+    from grounding.data.features import FeatureError
     from grounding.models import UnknownModelError
     from grounding.models import preset as model_preset
     from grounding.models.sg_detr.ablation import METRIC_KEYS, parse_rows, run_ablation, summarize
@@ -67,16 +67,10 @@ def ablation(
             lr=lr or base.optim.lr,
         )
         base = dataclasses.replace(base, optim=optim)
-        train_annotations = load_annotations(train, clip_seconds=clip_seconds)
-        val_annotations = load_annotations(val, clip_seconds=clip_seconds)
-        store = FeatureStore(FeatureConfig(video_dirs=tuple(video_features), text_dir=text_features))
-        store.prepare(
-            [a.vid for a in (*train_annotations, *val_annotations)],
-            [a.qid for a in (*train_annotations, *val_annotations)],
-        )
-        train_set = GroundingDataset(train_annotations, store, base.data, train=True)
-        val_set = GroundingDataset(val_annotations, store, base.data)
-        source = FeatureSource(video_dim=store.video_dim, text_dim=store.text_dim, clip_seconds=clip_seconds)
+        train_set, val_set, store = load_splits(train, val, video_features, text_features, clip_seconds,
+                                                base.data, seed=0)
+        source = FeatureSource(video_dim=store.video_dim, text_dim=store.text_dim, clip_seconds=clip_seconds,
+                               encoder=feature_encoder_identity(video_features))
         resolved = resolve_device(device)
     except (AnnotationError, FeatureError, ConfigError, UnknownModelError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
