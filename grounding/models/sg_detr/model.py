@@ -91,6 +91,8 @@ class SGDETR(nn.Module):
         )
         self.class_head = nn.Linear(d, 2)
         self.iou_head = IoUHead(dim=d) if config.iou_head.enabled else None
+        # DINO embeds a denoising query's (possibly flipped) class label; with one class ("moment") that is
+        # one learnt vector shared by positive and negative copies, which differ only by their noise.
         self.denoising_content = nn.Parameter(torch.zeros(d)) if dec.denoising_groups > 0 else None
         atss = config.atss
         self.atss_head = ATSSHead(dim=d, num_levels=len(atss.anchor_widths)) if atss.enabled else None
