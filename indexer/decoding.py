@@ -40,6 +40,10 @@ _TIME_EPS = 1e-6  # seconds: a sample exactly on a frame's timestamp gets that f
 _INDEXED_FORMATS = ("mov", "matroska", "avi")
 
 
+class _SkippedTheAnswer(Exception):
+    """A non-reference frame skipped as far from every sample is on screen at one after all."""
+
+
 class VideoDecodeError(Exception):
     """The file cannot be decoded as a video; ``str(exc)`` is a one-line reason for the user."""
 
@@ -220,6 +224,7 @@ class PyAVReader:
         self.info = info
         self.threads = threads
         self.frames_decoded = 0  # frames out of the decoder in the last read_clips (seeks skip the rest)
+        self.skip_fallbacks = 0  # reads restarted without non-reference frame skipping
         self._container: Any = None
 
     def close(self) -> None:
@@ -237,10 +242,24 @@ class PyAVReader:
         return np.ascontiguousarray(np.rot90(rgb, steps)) if steps else rgb
 
     def read_clips(self, times: np.ndarray, frame_size: int | None) -> Iterator[np.ndarray]:
+        """See :meth:`VideoReader.read_clips`. Non-reference frames far from every sample are not
+        decoded; if one of them turns out to be the frame on screen at a sample (a frame-rate gap
+        right after it), the read restarts at that clip with nothing skipped."""
         times = np.asarray(times, dtype=np.float64)
+        self.frames_decoded = 0
+        self.skip_fallbacks = 0
+        done = 0
+        try:
+            for clip in self._read(times, frame_size, skip_nonref=True):
+                done += 1
+                yield clip
+        except _SkippedTheAnswer:
+            self.skip_fallbacks += 1
+            yield from self._read(times[done:], frame_size, skip_nonref=False)
+
+    def _read(self, times: np.ndarray, frame_size: int | None, *, skip_nonref: bool) -> Iterator[np.ndarray]:
         per_clip = times.shape[1]
         targets = times.ravel()
-        self.frames_decoded = 0
         if targets.size == 0:
             return
         self.close()
@@ -258,6 +277,14 @@ class PyAVReader:
                                if e.flags & 1 and e.timestamp is not None)
         seen_keys: list[float] = []  # keyframes observed while decoding (streams without an index)
         allow_seeks = True
+        # Packets sent while skipping non-reference frames, by pts; a pts still here once later
+        # frames come out was skipped by the decoder (frames leave the decoder in pts order).
+        maybe_skipped: set[int] = set()
+        skip_mode = "DEFAULT"
+        # Frames this close before a sample are always decoded, so the frame on screen at a sample
+        # is never skipped in a regular stream (3 frame intervals at the stream's nominal rate).
+        nominal = max(self.info.fps, float(stream.guessed_rate or 0), float(stream.base_rate or 0))
+        skip_guard = 3.0 / nominal
 
         out: list[np.ndarray | None] = [None] * targets.size
         ti = 0
@@ -296,6 +323,7 @@ class PyAVReader:
             nonlocal seek_to, prev, prev_t
             container.seek(max(0, int((target + origin) / tb)), stream=stream, backward=True)
             seek_to, prev = target, None
+            maybe_skipped.clear()
 
         demux = container.demux(stream)
         while ti < targets.size:
@@ -305,6 +333,13 @@ class PyAVReader:
                 break
             except (av.error.FFmpegError, OSError):
                 break  # unreadable tail (truncated file): keep what was decoded
+            if skip_nonref and packet.pts is not None:
+                far = float(packet.pts * tb) - origin < targets[ti] - skip_guard
+                mode = "NONREF" if far else "DEFAULT"
+                if mode != skip_mode:
+                    stream.codec_context.skip_frame = skip_mode = mode
+                if far:
+                    maybe_skipped.add(packet.pts)
             try:
                 frames = stream.decode(packet)
                 errors = 0
@@ -333,6 +368,14 @@ class PyAVReader:
                     if t <= prev_t:
                         allow_seeks = False  # the seek went backwards: this file seeks badly, decode on
                     seek_to, seek_retries = None, 0
+                if maybe_skipped and frame.pts is not None:
+                    maybe_skipped.discard(frame.pts)
+                    gone = [p for p in maybe_skipped if p < frame.pts]  # skipped, between prev and frame
+                    if gone:
+                        maybe_skipped.difference_update(gone)
+                        pending = int(np.searchsorted(targets, t - _TIME_EPS, side="left"))
+                        if pending > ti and targets[pending - 1] >= float(min(gone) * tb) - origin - _TIME_EPS:
+                            raise _SkippedTheAnswer  # a sample falls on a frame that was not decoded
                 while ti < targets.size and targets[ti] < t - _TIME_EPS:
                     clip = take(prev if prev is not None else frame)
                     if clip is not None:
@@ -341,6 +384,8 @@ class PyAVReader:
                 if ti < targets.size and should_seek(t, float(targets[ti])):
                     do_seek(float(targets[ti]) - margin)
                     break
+        if ti < targets.size and prev is not None and any(p > (prev.pts or 0) for p in maybe_skipped):
+            raise _SkippedTheAnswer  # the stream's last frames were skipped: re-read them
         # End of stream: the last frame stays on screen for one frame duration.
         if prev is not None:
             end = prev_t + frame_seconds + 1e-6

@@ -201,3 +201,26 @@ def test_unreadable_inputs_raise_one_line_reasons(tmp_path: Path, kind: str, rea
     message = str(err.value)
     assert message.startswith(reason), message
     assert "\n" not in message and str(path) not in message
+
+
+def test_skipped_non_reference_frame_on_screen_at_a_sample_is_reread(tmp_path: Path) -> None:
+    """Non-reference frames far from samples are not decoded, unless a frame-rate gap makes one of
+    them the frame on screen at a sample: then the read restarts without skipping, still exact."""
+    import av
+
+    times_ms, t = [], 0
+    for i in range(72):  # 40 ms steps, and a 1 s gap after every sixth frame
+        times_ms.append(t)
+        t += 1000 if i % 6 == 5 else 40
+    path = write_frames(tmp_path / "gaps.mp4", times_ms, preset="medium")
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONREF"
+        kept = {frame_index_of(f.to_ndarray(format="rgb24")) for f in container.decode(stream)}
+    gap_frames = [i for i in range(71) if i % 6 == 5]  # not the last frame: nothing follows it
+    assert any(i not in kept for i in gap_frames), "x264 made every gap frame a reference frame"
+    samples = np.array([[times_ms[i] / 1000 + 0.5] for i in gap_frames])
+    reader = PyAVReader(str(path), probe(str(path)))
+    got = [frame_index_of(clip[0]) for clip in reader.read_clips(samples, None)]
+    assert got == gap_frames
+    assert reader.skip_fallbacks == 1
