@@ -7,8 +7,12 @@ agree with players even for streams with a start offset (MPEG-TS, edited MP4). A
 rate is handled exactly. Frames are rotated by the display matrix (phone videos) after resizing.
 
 Only what is needed is decoded: a frame is converted (scale + RGB, one swscale call) only when a
-sample lands on it, and when the next sample lies past a keyframe the reader seeks instead of
-decoding the gap. Memory is bounded by one clip of output frames plus the decoder's own buffers.
+sample lands on it; when the next sample lies past a keyframe the reader seeks instead of decoding
+the gap; and packets of non-reference frames (B-frames) more than three frame intervals before the
+next sample are dropped by the decoder (``skip_frame = NONREF``). Should a dropped frame be the one
+on screen at a sample after all (a frame-rate gap right after it), the read restarts at that clip
+without dropping, so sampling stays exact. Memory is bounded by one clip of output frames plus the
+decoder's own buffers.
 
 Backends: :func:`open_video` probes with PyAV (duration from the last packets, rotation, first
 frame) and then reads with decord when it is importable and trustworthy for the file (unrotated,
@@ -21,17 +25,20 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import av
 import numpy as np
 
+from indexer.video_probe import (VideoDecodeError, VideoInfo, frame_seconds_of, open_container, video_stream,
+                                 describe_av_error, probe)
+
+__all__ = ["Backend", "PyAVReader", "VideoDecodeError", "VideoInfo", "VideoReader", "decord_available",
+           "open_video", "probe"]
+
 Backend = Literal["auto", "pyav", "decord"]
 
-_TAIL_SCAN_SECONDS = 10.0  # how far before the reported end the duration probe starts demuxing
 _MAX_CONSECUTIVE_ERRORS = 64  # corrupt packets tolerated in a row before the video is given up
 _SEEK_RETRIES = 3
 _TIME_EPS = 1e-6  # seconds: a sample exactly on a frame's timestamp gets that frame despite float noise
@@ -42,35 +49,6 @@ _INDEXED_FORMATS = ("mov", "matroska", "avi")
 
 class _SkippedTheAnswer(Exception):
     """A non-reference frame skipped as far from every sample is on screen at one after all."""
-
-
-class VideoDecodeError(Exception):
-    """The file cannot be decoded as a video; ``str(exc)`` is a one-line reason for the user."""
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the probe learned about a video's first video stream.
-
-    duration: seconds from time 0 (container start) to the end of the last frame.
-    fps: average frame rate (frames / second); for VFR streams the mean.
-    width, height: display size in pixels, after rotation.
-    rotation: counter-clockwise degrees (0, 90, 180, 270) applied to decoded frames.
-    origin: stream-time seconds that map to time 0 (the container's start time).
-    first_frame_time: seconds (from time 0) of the first frame.
-    codec: decoder name, e.g. ``"h264"``.
-    container_format: demuxer name, e.g. ``"mov,mp4,m4a,3gp,3g2,mj2"``.
-    """
-
-    duration: float
-    fps: float
-    width: int
-    height: int
-    rotation: int
-    origin: float
-    first_frame_time: float
-    codec: str
-    container_format: str
 
 
 class VideoReader(Protocol):
@@ -89,129 +67,6 @@ class VideoReader(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def describe_av_error(exc: BaseException) -> str:
-    """One line for a PyAV / OS error, without the file name FFmpeg appends."""
-    if isinstance(exc, av.error.FFmpegError) or isinstance(exc, OSError):
-        reason = getattr(exc, "strerror", None) or str(exc)
-    else:
-        reason = str(exc)
-    return " ".join(str(reason).split()) or type(exc).__name__
-
-
-def _open_container(path: str) -> Any:
-    try:
-        return av.open(path, mode="r", metadata_errors="ignore")
-    except IsADirectoryError:
-        raise VideoDecodeError("is a directory, not a video file") from None
-    except PermissionError:
-        raise VideoDecodeError("permission denied") from None
-    except (av.error.FFmpegError, OSError) as exc:
-        raise VideoDecodeError(f"not a readable video ({describe_av_error(exc)})") from None
-
-
-def _video_stream(container: Any) -> Any:
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:  # cover art is not video
-            return stream
-    raise VideoDecodeError("no video stream (audio-only or data file)")
-
-
-def _origin(container: Any, stream: Any) -> float:
-    if container.start_time is not None:
-        return container.start_time / av.time_base
-    if stream.start_time is not None:
-        return float(stream.start_time * stream.time_base)
-    return 0.0
-
-
-def _rotation_steps(frame: Any) -> int:
-    """Quarter turns counter-clockwise from the frame's display matrix (0-3)."""
-    rotation = getattr(frame, "rotation", 0) or 0
-    return int(round(rotation / 90.0)) % 4
-
-
-def _frame_seconds(frame: Any, stream: Any) -> float | None:
-    pts = frame.pts if frame.pts is not None else getattr(frame, "dts", None)
-    if pts is None:
-        return None
-    return float(pts * (frame.time_base or stream.time_base))
-
-
-def _scan_end(container: Any, stream: Any, fps: float) -> float | None:
-    """Stream-time seconds at which the last video packet ends, by demuxing the file's tail."""
-    tb = stream.time_base
-    hint = None
-    if stream.duration is not None:
-        hint = float((stream.duration + (stream.start_time or 0)) * tb)
-    elif container.duration is not None:
-        hint = (container.duration + (container.start_time or 0)) / av.time_base
-    frame_seconds = 1.0 / fps if fps > 0 else 0.0
-
-    def last_end() -> float | None:
-        end = None
-        try:
-            for packet in container.demux(stream):
-                if packet.pts is None:
-                    continue
-                length = float(packet.duration * tb) if packet.duration else frame_seconds
-                end = max(end or -math.inf, float(packet.pts * tb) + length)
-        except (av.error.FFmpegError, OSError):
-            pass  # a truncated or damaged tail: the packets read so far are what there is
-        return end
-
-    end = None
-    if hint is not None and hint > _TAIL_SCAN_SECONDS:
-        try:
-            container.seek(int((hint - _TAIL_SCAN_SECONDS) / tb), stream=stream, backward=True)
-            end = last_end()
-        except (av.error.FFmpegError, OSError):
-            end = None
-    if end is None:  # no usable hint or the seek failed (e.g. truncated index): scan from the start
-        container.seek(0, backward=True)
-        end = last_end()
-    return end
-
-
-def probe(path: str) -> VideoInfo:
-    """Open ``path`` and describe its video stream; raises :class:`VideoDecodeError`."""
-    try:
-        if os.path.getsize(path) == 0:
-            raise VideoDecodeError("empty file (0 bytes)")
-    except OSError as exc:
-        raise VideoDecodeError(describe_av_error(exc)) from None
-    container = _open_container(path)
-    try:
-        stream = _video_stream(container)
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        origin = _origin(container, stream)
-        try:
-            first = next(container.decode(stream))
-        except StopIteration:
-            raise VideoDecodeError("no decodable video frames") from None
-        except (av.error.FFmpegError, OSError) as exc:
-            raise VideoDecodeError(f"cannot decode the video stream ({describe_av_error(exc)})") from None
-        first_time = _frame_seconds(first, stream)
-        first_rel = (first_time - origin) if first_time is not None else 0.0
-        steps = _rotation_steps(first)
-        end = _scan_end(container, stream, fps)
-        if end is None:
-            raise VideoDecodeError("no video packets")
-        duration = end - origin
-        if not math.isfinite(duration) or duration <= 0:
-            raise VideoDecodeError(f"invalid duration {duration:.3f} s")
-        if fps <= 0:
-            fps = 1.0 / duration
-        width, height = first.width, first.height
-        if steps % 2:
-            width, height = height, width
-        return VideoInfo(duration=duration, fps=fps, width=width, height=height, rotation=90 * steps,
-                         origin=origin, first_frame_time=max(0.0, first_rel), codec=stream.codec_context.name,
-                         container_format=container.format.name)
-    finally:
-        container.close()
 
 
 class PyAVReader:
@@ -263,8 +118,8 @@ class PyAVReader:
         if targets.size == 0:
             return
         self.close()
-        container = self._container = _open_container(self.path)
-        stream = _video_stream(container)
+        container = self._container = open_container(self.path)
+        stream = video_stream(container)
         stream.codec_context.thread_type = "AUTO"
         stream.codec_context.thread_count = self.threads
         tb = stream.time_base
@@ -352,7 +207,7 @@ class PyAVReader:
                 raise VideoDecodeError(f"decoding failed ({describe_av_error(exc)})") from None
             for frame in frames:
                 self.frames_decoded += 1
-                stamp = _frame_seconds(frame, stream)
+                stamp = frame_seconds_of(frame, stream)
                 if stamp is not None:
                     t = stamp - origin
                 else:  # no timestamp at all (rare raw streams): assume the nominal frame rate
