@@ -8,9 +8,9 @@ Policy (:class:`IndexPolicy`, sizes in clips):
 ==============  ==========================  ==================================================
 size            type                        why
 ==============  ==========================  ==================================================
-< 150k          ``flat`` (IDMap2 + FlatIP)  exact; one query scans <= 300 MB, a few ms
-150k .. 3M      ``ivf_flat``                k-means coarse quantizer, nlist ~ 4 sqrt(N); only
-                                            ``nprobe`` lists are scanned; full float32 kept so
+< 100k          ``flat`` (IDMap2 + FlatIP)  exact; one query scans <= 200 MB (5-30 ms here)
+100k .. 3M      ``ivf_flat``                k-means coarse quantizer, nlist ~ 4 sqrt(N); only
+                                            nlist/32 lists are scanned; full float32 kept so
                                             scores of scanned vectors are exact (4 B/dim/clip)
 >= 3M           ``ivf_pq``                  product-quantised codes (``pq_m`` bytes per clip)
                                             so 10M clips fit in RAM; the top candidates are
@@ -52,13 +52,14 @@ class IndexSpec:
 class IndexPolicy:
     """Index-type thresholds and IVF parameters (sizes in clips)."""
 
-    flat_max: int = 150_000
+    flat_max: int = 100_000
     pq_min: int = 3_000_000
     nlist_per_sqrt: float = 4.0
     min_nlist: int = 256
     max_nlist: int = 16_384
     train_points_per_list: int = 32
     nprobe_fraction: float = 1 / 32
+    min_scanned: int = 25_000      # small libraries scan more lists: short lists miss the shortlist tail
     min_nprobe: int = 16
     max_nprobe: int = 512
     pq_m: int = 64
@@ -85,8 +86,12 @@ class IndexPolicy:
             return not smaller or n < built.trained_for // 2
         return built.type != IndexType.FLAT and n > self.retrain_growth * max(built.trained_for, 1)
 
-    def nprobe(self, nlist: int) -> int:
-        return int(min(max(round(nlist * self.nprobe_fraction), self.min_nprobe), self.max_nprobe, nlist))
+    def nprobe(self, nlist: int, n: int) -> int:
+        """Lists scanned per query: ``nlist * nprobe_fraction``, but enough lists to cover about
+        ``min_scanned`` of the ``n`` vectors, within ``[min_nprobe, max_nprobe]``."""
+        by_size = math.ceil(nlist * self.min_scanned / max(n, 1))
+        wanted = max(round(nlist * self.nprobe_fraction), by_size, self.min_nprobe)
+        return int(min(wanted, self.max_nprobe, nlist))
 
     def train_size(self, spec: IndexSpec) -> int:
         """Training sample size: ~32 points per list; PQ codebooks (256 codes) want >= 10k points."""
@@ -113,8 +118,6 @@ class VectorIndex:
         self.index = index
         self.spec = spec
         self.policy = policy
-        if spec.type != IndexType.FLAT:
-            faiss.extract_index_ivf(index).nprobe = policy.nprobe(spec.nlist)
 
     @classmethod
     def create(cls, spec: IndexSpec, dim: int, policy: IndexPolicy) -> "VectorIndex":
@@ -182,6 +185,8 @@ class VectorIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise ValueError(f"queries must be (Q, {self.dim}) float32, got {queries.shape}")
+        if self.spec.type != IndexType.FLAT:
+            faiss.extract_index_ivf(self.index).nprobe = self.policy.nprobe(self.spec.nlist, self.ntotal)
         if self.ntotal == 0 or k <= 0:
             return (np.full((len(queries), max(k, 0)), -np.inf, np.float32),
                     np.full((len(queries), max(k, 0)), -1, np.int64))
@@ -190,7 +195,7 @@ class VectorIndex:
         return scores, ids
 
     def search_params(self) -> dict[str, int | str]:
-        nprobe = faiss.extract_index_ivf(self.index).nprobe if self.spec.type != IndexType.FLAT else 0
+        nprobe = self.policy.nprobe(self.spec.nlist, self.ntotal) if self.spec.type != IndexType.FLAT else 0
         return {"index_type": self.spec.type.value, "nlist": self.spec.nlist, "nprobe": int(nprobe),
                 "vectors": self.ntotal}
 

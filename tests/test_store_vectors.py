@@ -61,20 +61,22 @@ def store_ids(library: Library) -> np.ndarray:
 def test_policy_picks_type_by_size_and_retrains_on_growth() -> None:
     policy = IndexPolicy()
     assert policy.choose(10).type == IndexType.FLAT
-    assert policy.choose(149_999).type == IndexType.FLAT
+    assert policy.choose(99_999).type == IndexType.FLAT
     ivf = policy.choose(1_000_000)
     assert ivf.type == IndexType.IVF_FLAT and ivf.nlist == 4096 and ivf.nlist & (ivf.nlist - 1) == 0
     pq = policy.choose(10_000_000)
     assert pq.type == IndexType.IVF_PQ and policy.min_nlist <= pq.nlist <= policy.max_nlist
-    assert 16 <= policy.nprobe(4096) <= 256
+    assert policy.nprobe(4096, 1_000_000) == 128                 # 1/32 of the lists
+    assert policy.nprobe(1024, 100_000) == 256                   # small library: cover ~25k vectors
+    assert policy.nprobe(16_384, 10_000_000) == policy.max_nprobe
 
     flat = IndexSpec(IndexType.FLAT, 0, 1000)
-    assert not policy.needs_rebuild(flat, 100_000) and policy.needs_rebuild(flat, 200_000)
-    trained = policy.choose(200_000)
-    assert not policy.needs_rebuild(trained, 700_000)        # lists still short enough
-    assert policy.needs_rebuild(trained, 900_000)            # grew more than 4x
-    assert not policy.needs_rebuild(trained, 140_000)        # hysteresis: no flapping at the boundary
-    assert policy.needs_rebuild(trained, 90_000)             # halved: back to exact
+    assert not policy.needs_rebuild(flat, 90_000) and policy.needs_rebuild(flat, 100_000)
+    trained = policy.choose(150_000)
+    assert not policy.needs_rebuild(trained, 500_000)        # lists still short enough
+    assert policy.needs_rebuild(trained, 700_000)            # grew more than 4x
+    assert not policy.needs_rebuild(trained, 95_000)         # hysteresis: no flapping at the boundary
+    assert policy.needs_rebuild(trained, 70_000)             # halved: back to exact
 
 
 @pytest.mark.parametrize("kind", ["ivf_flat", "ivf_pq"])
