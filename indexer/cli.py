@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
         batch_size: int = typer.Option(32, "--batch-size", min=1, help="Clips per encoder call."),
         decode_workers: Optional[int] = typer.Option(None, "--decode-workers", min=1, help="Videos decoded in parallel (default: half the CPU cores, 1-4)."),
+        decoder: str = typer.Option("auto", "--decoder", help="auto (decord where it is frame-exact, else PyAV) | pyav | decord"),
         json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     ) -> None:
         """Index videos: cut them into clips, embed each clip, store vectors and catalog (incremental)."""
@@ -82,8 +83,11 @@ def register(app: typer.Typer) -> None:
         from indexer.progress import IndexProgress, make_progress
         from indexer.store_errors import LibraryError
 
+        if decoder not in ("auto", "pyav", "decord"):
+            _fail(f"--decoder must be auto, pyav or decord, got {decoder!r}", 2)
         options = IndexOptions(encoder=encoder, encoder_path=encoder_path, clip_seconds=clip_seconds,
-                               device=_check_device(device), batch_size=batch_size, decode_workers=decode_workers)
+                               device=_check_device(device), batch_size=batch_size, decode_workers=decode_workers,
+                               backend=decoder)  # type: ignore[arg-type]
         progress = IndexProgress() if json_out else make_progress()
         try:
             summary = run_index([str(p) for p in paths], library_dir=library, options=options, progress=progress)

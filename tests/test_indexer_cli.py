@@ -62,7 +62,8 @@ def test_index_then_status_json_has_the_documented_shape(folder: Path, tmp_path:
 
 
 def test_human_summary_and_plain_progress_lines(folder: Path, tmp_path: Path) -> None:
-    code, out, err = invoke("index", str(folder / "a.mp4"), "--library", str(tmp_path / "lib"), "--encoder", "tiny")
+    code, out, err = invoke("index", str(folder / "a.mp4"), "--library", str(tmp_path / "lib"), "--encoder", "tiny",
+                            "--decoder", "pyav")
     assert code == 0
     assert "indexed 1, skipped 0, failed 0" in out and "clips/s" in out
     assert "indexing 1 video(s)" in err and "[1/1] indexed" in err  # not a TTY: log lines
@@ -73,6 +74,7 @@ def test_human_summary_and_plain_progress_lines(folder: Path, tmp_path: Path) ->
     (["index", "{empty}", "--device", "tpu"], 2, "--device must be one of"),
     (["index", "{empty}", "--encoder", "nonexistent_pkg.mod:Enc"], 2, "cannot import encoder module"),
     (["index", "{empty}", "--clip-seconds", "-2"], 2, "clip seconds must be positive"),
+    (["index", "{empty}", "--decoder", "ffmpeg"], 2, "--decoder must be auto, pyav or decord"),
     (["status"], 1, "no library at"),
     (["reindex-vectors"], 1, "no library at"),
 ])
