@@ -161,7 +161,7 @@ class Trainer:
         steps = len(loader)
         lr = optim.lr
         for step, batch in enumerate(loader):
-            lr = set_learning_rate(self.optimizer, epoch + step / steps, optim)
+            lr = set_learning_rate(self.optimizer, epoch + step / steps, optim, steps_per_epoch=steps)
             batch = batch.to(self.device)
             outputs = self.model(batch.video_feats, batch.video_mask, batch.text_feats, batch.text_mask, batch.targets)
             losses = self.criterion(outputs, batch)

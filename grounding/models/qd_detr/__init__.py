@@ -1,6 +1,7 @@
 """QD-DETR: Query-Dependent DETR for moment retrieval and highlight detection (Moon et al., CVPR 2023).
 
-One module per part of the paper: :mod:`.input_projection`, :mod:`.cross_attention` (query-dependent
+One module per part of the paper (the input projection is shared: :mod:`grounding.input_projection`):
+:mod:`.cross_attention` (query-dependent
 clip representation), :mod:`.encoder`, :mod:`.saliency_token` (input-adaptive saliency predictor),
 :mod:`.dab_decoder`, :mod:`.model`, :mod:`.criterion`, :mod:`.config`.
 """

@@ -28,7 +28,7 @@ from grounding.models.qd_detr.config import QDDETRConfig
 from grounding.models.qd_detr.cross_attention import QueryDependentEncoder
 from grounding.models.qd_detr.dab_decoder import DABDecoder
 from grounding.models.qd_detr.encoder import TransformerEncoder
-from grounding.models.qd_detr.input_projection import InputProjection
+from grounding.input_projection import InputProjection
 from grounding.models.qd_detr.saliency_token import SaliencyHead, SaliencyToken
 from grounding.position_encoding import PositionEmbeddingSine
 from grounding.predictor import WindowPrediction, window_predictions

@@ -33,7 +33,7 @@ from grounding.models.sg_detr.query_selection import QuerySelection
 from grounding.models.sg_detr.saliency_amplifier import SaliencyAmplifier
 from grounding.models.sg_detr.sgca import SGCALayer
 from grounding.models.sg_detr.weighted_boxes_fusion import fuse_spans
-from grounding.models.qd_detr.input_projection import InputProjection
+from grounding.input_projection import InputProjection
 from grounding.position_encoding import PositionEmbeddingSine
 from grounding.predictor import WindowPrediction, window_predictions
 from grounding.span_ops import span_cw_to_se

@@ -1,4 +1,4 @@
-"""QD-DETR's input projection: ``LayerNorm -> Dropout -> Linear`` blocks, ReLU between blocks."""
+"""Input projection shared by QD-DETR and SG-DETR: ``LayerNorm -> Dropout -> Linear`` blocks, ReLU between blocks."""
 
 from __future__ import annotations
 
