@@ -15,8 +15,9 @@ Incremental rules (mark-and-sweep keyed on path, size, mtime and a content finge
 
 Crash safety comes from the store: each video's row, clips and vectors are written in one
 ``add_video`` transaction, so a killed run leaves only whole videos, and rerunning it redoes exactly
-the videos that were not stored. Ctrl-C asks the pipeline to stop after the videos in flight; a
-second Ctrl-C aborts at once (nothing partial is stored either way).
+the videos that were not stored. A video the process died on twice is recorded as failed instead
+of crashing every later run (:mod:`indexer.crash_ledger`). Ctrl-C asks the pipeline to stop after
+the videos in flight; a second Ctrl-C aborts at once (nothing partial is stored either way).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexer.crash_ledger import MAX_ATTEMPTS, CrashLedger
 from indexer.decoding import Backend
 from indexer.discovery import DiscoveryResult, FoundVideo, discover, is_under
 from indexer.encoders.registry import DEFAULT_ENCODER, encoder_identity, load_encoder
@@ -191,6 +193,22 @@ def _mark_and_sweep(library: Any, found: DiscoveryResult, summary: IndexSummary,
     return work
 
 
+def _gave_up(library: Any, ledger: CrashLedger, work: _Work, summary: IndexSummary,
+             progress: IndexProgress) -> bool:
+    """Record ``work`` as failed, and return True, when earlier runs died on it too often."""
+    attempts = ledger.attempts(work.found.path)
+    if attempts < MAX_ATTEMPTS:
+        return False
+    reason = (f"the indexer died {attempts} times while processing this file (decoder crash or kill); "
+              f"it is retried when the file changes")
+    library.record_failure(work.found.path, work.found.size, work.found.mtime, reason)
+    ledger.finished(work.found.path)
+    summary.failed += 1
+    summary.failures.append((work.found.path, reason))
+    progress.message(f"failed {work.found.path}: {reason}")
+    return True
+
+
 def _store(library: Any, event: EncodedVideo | FailedVideo, summary: IndexSummary,
            progress: IndexProgress) -> None:
     """Write one pipeline result: the video's clips and vectors, or its failure."""
@@ -259,6 +277,8 @@ def run_index(
         if options.encoder is not None:
             bind()  # a named encoder is checked against the library before anything changes
         work = _mark_and_sweep(library, found, summary, progress)
+        ledger = CrashLedger(directory)
+        work = [w for w in work if not _gave_up(library, ledger, w, summary, progress)]
         progress.begin(len(work), summary.skipped)
         if work:
             if encoder is None:
@@ -266,18 +286,24 @@ def run_index(
             config = PipelineConfig(
                 clip_seconds=clip_seconds, batch_size=options.batch_size, backend=options.backend,
                 **({"decode_workers": options.decode_workers} if options.decode_workers else {}))
-            pipeline = IndexPipeline(encoder, config)
+            pipeline = IndexPipeline(encoder, config, on_start=lambda job: ledger.started(job.path))
             jobs = [VideoJob(key=i, path=w.found.path, payload=w) for i, w in enumerate(work)]
             finished = 0
-            with _graceful_interrupt(pipeline, progress):
-                for event in pipeline.run(jobs):
-                    if isinstance(event, VideoStarted):
-                        progress.video_started(event.job.path, event.n_clips)
-                    elif isinstance(event, ClipsEncoded):
-                        progress.clips_encoded(event.job.path, event.n)
-                    else:
-                        _store(library, event, summary, progress)
-                        finished += 1
+            try:
+                with _graceful_interrupt(pipeline, progress):
+                    for event in pipeline.run(jobs):
+                        if isinstance(event, VideoStarted):
+                            progress.video_started(event.job.path, event.n_clips)
+                        elif isinstance(event, ClipsEncoded):
+                            progress.clips_encoded(event.job.path, event.n)
+                        else:
+                            _store(library, event, summary, progress)
+                            ledger.finished(event.job.path)
+                            finished += 1
+            except BaseException:
+                ledger.release_unfinished()  # Ctrl-C or an error, not a crash: no attempt counts
+                raise
+            ledger.release_unfinished()  # stopped on purpose after Ctrl-C: the same
             summary.interrupted = finished < len(jobs)
     finally:
         progress.end()

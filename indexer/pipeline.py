@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -144,9 +144,12 @@ class _VideoState:
 class IndexPipeline:
     """Overlapped decode -> encode for a stream of :class:`VideoJob` s (see the module docstring)."""
 
-    def __init__(self, encoder: Any, config: PipelineConfig) -> None:
+    def __init__(self, encoder: Any, config: PipelineConfig,
+                 on_start: Callable[[VideoJob], None] | None = None) -> None:
+        """``on_start(job)`` is called from a decode worker right before it opens ``job``'s file."""
         self.encoder = encoder
         self.config = config
+        self.on_start = on_start
         self.frames_per_clip = int(encoder.frames_per_clip)
         self.frame_size: int | None = None if encoder.frame_size is None else int(encoder.frame_size)
         self.dim = int(encoder.dim)
@@ -173,6 +176,8 @@ class IndexPipeline:
         return False
 
     def _decode_one(self, job: VideoJob, q: queue.Queue[Any]) -> None:
+        if self.on_start is not None:
+            self.on_start(job)
         try:
             reader = open_video(job.path, backend=self.config.backend, threads=self.config.decoder_threads)
         except VideoDecodeError as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer.crash_ledger import LEDGER_FILE
 from indexer.indexing import IndexOptions, run_index
 from indexer.library import Library
 from indexer.videogen import Segment, write_video
@@ -73,6 +74,8 @@ def test_reader_during_indexing_then_sigkill_and_resume(tmp_path: Path, monkeypa
     survivors = committed(lib)
     assert 1 <= len(survivors) < N_VIDEOS
     assert set(survivors.values()) == {CLIPS_PER_VIDEO}  # whole videos only
+    in_flight = json.loads((lib / LEDGER_FILE).read_text())  # what the killed run was working on
+    assert in_flight and set(in_flight.values()) == {1} and not set(in_flight) & set(survivors)
 
     # The same command again (in this process: a second interpreter start-up is slow on a loaded box).
     monkeypatch.setenv("VSEARCH_TEST_SECONDS_PER_CLIP", "0")
@@ -81,6 +84,7 @@ def test_reader_during_indexing_then_sigkill_and_resume(tmp_path: Path, monkeypa
     assert (summary.indexed, summary.skipped, summary.failed) == (
         N_VIDEOS - len(survivors), len(survivors), 0)  # only what the kill interrupted is redone
 
+    assert not (lib / LEDGER_FILE).exists()  # one death is no reason to give up on a video
     with Library.open(lib, readonly=True) as db:
         stats = db.stats()
         rows = db.videos()

@@ -3,6 +3,7 @@ binding, plug-ins by import path, Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 import indexer.indexing as indexing
+from indexer.crash_ledger import LEDGER_FILE, MAX_ATTEMPTS, CrashLedger
 from indexer.indexing import IndexOptions, run_index
 from indexer.library import EncoderMismatchError, Library
 from indexer.progress import IndexProgress
@@ -189,5 +191,34 @@ def test_ctrl_c_stops_after_the_videos_in_flight(tmp_path: Path) -> None:
     videos, clips, vectors = library_state(lib)
     assert len(videos) == stopped.indexed and clips == vectors == 2 * stopped.indexed
     assert signal.getsignal(signal.SIGINT) is handler_before  # restored
+    assert not (lib / LEDGER_FILE).exists()  # a stop on purpose counts against no video
     rest = run_index([root], library_dir=lib)
     assert (rest.indexed, rest.skipped, rest.interrupted) == (6 - stopped.indexed, stopped.indexed, False)
+
+
+def test_a_video_the_indexer_died_on_twice_is_failed_not_retried(folder: Path, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    poison = str(folder / "green.mkv")
+    (lib / LEDGER_FILE).write_text(json.dumps({poison: MAX_ATTEMPTS, str(folder / "red.mp4"): 1}))
+    summary = run_index([folder], library_dir=lib, options=TINY)
+    assert summary.failures == [(poison, f"the indexer died {MAX_ATTEMPTS} times while processing this file "
+                                         "(decoder crash or kill); it is retried when the file changes")]
+    assert summary.indexed == 2  # one earlier death is not enough to give up on red.mp4
+    assert not (lib / LEDGER_FILE).exists()  # everything started was finished
+    assert run_index([folder], library_dir=lib).skipped == 3
+    os.utime(poison, (3_000_000, 3_000_000))
+    assert run_index([folder], library_dir=lib).indexed == 1  # changed: tried again, and it is fine
+
+
+def test_crash_ledger_counts_only_unfinished_starts(tmp_path: Path) -> None:
+    ledger = CrashLedger(tmp_path)
+    ledger.started("/v/a.mp4")
+    ledger.started("/v/b.mp4")
+    ledger.finished("/v/a.mp4")
+    assert CrashLedger(tmp_path).attempts("/v/b.mp4") == 1  # persisted: as if the process died now
+    assert CrashLedger(tmp_path).attempts("/v/a.mp4") == 0
+    ledger.release_unfinished()  # but it ended on purpose
+    assert CrashLedger(tmp_path).attempts("/v/b.mp4") == 0 and not (tmp_path / LEDGER_FILE).exists()
+    (tmp_path / LEDGER_FILE).write_text("{not json")
+    assert CrashLedger(tmp_path).attempts("/v/b.mp4") == 0
