@@ -72,8 +72,8 @@ def write_video(
 ) -> Path:
     """Encode ``segments`` to ``path``; the container comes from the suffix.
 
-    ``size`` is (width, height), even numbers. ``rotate`` (90/180/270) writes a display-matrix
-    rotation tag where the container supports it. ``vfr`` doubles the frame rate in every other
+    ``size`` is (width, height), even numbers. ``rotate`` (90/180/270, clockwise) writes a
+    display-matrix rotation where the container supports it. ``vfr`` doubles the frame rate in every other
     second (variable frame rate, exact pts), for timestamp tests. Returns ``path``.
     """
     path = Path(path)
@@ -91,8 +91,10 @@ def write_video(
         if exact_pts:
             stream.time_base = time_base
             stream.codec_context.time_base = time_base
-        if rotate and path.suffix.lower() in (".mp4", ".mov", ".m4v"):
-            stream.metadata["rotate"] = str(rotate)
+        if rotate:
+            # Same meaning as the legacy "rotate" tag (clockwise); the display matrix counts
+            # counter-clockwise, and current FFmpeg honours only the matrix.
+            stream.set_display_rotation(-rotate)
         index, t_ms = 0, 0.0
         for segment in segments:
             seg_end_ms = t_ms + segment.seconds * 1000
