@@ -12,6 +12,10 @@ class InputProjection(nn.Module):
 
     ``(B, N, input_dim)`` float -> ``(B, N, hidden_dim)``. The first block is
     ``LayerNorm(input_dim) -> Dropout -> Linear(input_dim, hidden_dim) -> ReLU``, the last has no ReLU.
+
+    In eval mode an input that repeats one sample over the batch as a stride-0 view (``x[:1].expand(B,
+    ...)``, what :class:`grounding.predictor.Grounder` passes for the one query of all its windows) is
+    projected once and returned as the same kind of view.
     """
 
     def __init__(self, *, input_dim: int, hidden_dim: int, num_layers: int = 2, dropout: float = 0.5) -> None:
@@ -27,4 +31,6 @@ class InputProjection(nn.Module):
         self.blocks = nn.Sequential(*blocks)
 
     def forward(self, x: Tensor) -> Tensor:
+        if not self.training and x.dim() == 3 and x.shape[0] > 1 and x.stride(0) == 0:
+            return self.blocks(x[:1]).expand(x.shape[0], -1, -1)
         return self.blocks(x)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from grounding.input_projection import InputProjection
 from grounding.losses.saliency import shift_to_negative_pairs
 from grounding.models.sg_detr.atss_head import ATSSHead, ATSSTargets, assign_batch, atss_predictions, batch_anchors
 from grounding.models.sg_detr.config import SGDETRModelConfig
@@ -31,9 +32,9 @@ from grounding.models.sg_detr.iou_head import IoUHead, detection_score
 from grounding.models.sg_detr.local_saliency_head import LocalSaliencyHead
 from grounding.models.sg_detr.query_selection import QuerySelection
 from grounding.models.sg_detr.saliency_amplifier import SaliencyAmplifier
+from grounding.models.sg_detr.self_encoder import SelfAttentionEncoder
 from grounding.models.sg_detr.sgca import SGCALayer
-from grounding.models.sg_detr.weighted_boxes_fusion import fuse_spans
-from grounding.input_projection import InputProjection
+from grounding.models.sg_detr.weighted_boxes_fusion import fuse_span_batches
 from grounding.position_encoding import PositionEmbeddingSine
 from grounding.predictor import WindowPrediction, window_predictions
 from grounding.span_ops import span_cw_to_se
@@ -77,10 +78,8 @@ class SGDETR(nn.Module):
             SGCALayer(dim=d, heads=enc.heads, ffn_dim=enc.ffn_dim, dropout=config.dropout, guided=enc.sgca)
             for _ in range(enc.cross_layers)
         )
-        self.self_encoder = nn.TransformerEncoder(
-            nn.TransformerEncoderLayer(d, enc.heads, enc.ffn_dim, config.dropout, batch_first=True),
-            enc.self_layers,
-            enable_nested_tensor=False,
+        self.self_encoder = SelfAttentionEncoder(
+            dim=d, heads=enc.heads, ffn_dim=enc.ffn_dim, dropout=config.dropout, layers=enc.self_layers
         )
         self.amplifier = SaliencyAmplifier(dim=d) if config.amplifier.enabled else None
         self.query_selection = QuerySelection(
@@ -110,7 +109,7 @@ class SGDETR(nn.Module):
         x = video
         for layer in self.cross_layers:
             x = layer(x, position, text, text_mask, s_local)
-        x = self.self_encoder(x + position, src_key_padding_mask=~video_mask)
+        x = self.self_encoder(x + position, video_mask)
         if self.amplifier is not None:
             memory, s_global = self.amplifier(x, s_local, video_mask)
         else:
@@ -286,16 +285,16 @@ class SGDETR(nn.Module):
         atss_spans, atss_scores = atss_predictions(
             outputs, outputs["atss_anchors"], outputs["atss_valid"], cfg.atss.inference_top_k
         )
-        atss_se = span_cw_to_se(atss_spans).clamp(0, 1).float().cpu().numpy()
-        atss_scores_np = atss_scores.float().cpu().numpy()
+        detr_se = span_cw_to_se(outputs["pred_spans"].float()).clamp(0, 1).cpu().numpy()
+        atss_se = span_cw_to_se(atss_spans.float()).clamp(0, 1).cpu().numpy()
+        fused = fuse_span_batches(
+            [detr_se, atss_se], [score.float().cpu().numpy(), atss_scores.float().cpu().numpy()],
+            [cfg.fusion.detr_weight, cfg.fusion.atss_weight],
+            iou_threshold=cfg.fusion.iou_threshold, skip_score=cfg.fusion.skip_score,
+        )
         lengths = video_mask.sum(1).cpu().numpy().astype(np.float64)
         seconds = np.broadcast_to(np.asarray(clip_seconds, dtype=np.float64), lengths.shape) * lengths
-        for i, prediction in enumerate(predictions):
-            spans, scores = fuse_spans(
-                [prediction.spans / seconds[i], atss_se[i]], [prediction.scores, atss_scores_np[i]],
-                [cfg.fusion.detr_weight, cfg.fusion.atss_weight],
-                iou_threshold=cfg.fusion.iou_threshold, skip_score=cfg.fusion.skip_score,
-            )
-            prediction.spans = (spans * seconds[i]).astype(np.float32)
+        for prediction, (spans, scores), window_seconds in zip(predictions, fused, seconds):
+            prediction.spans = (spans * window_seconds).astype(np.float32)
             prediction.scores = scores
         return predictions
