@@ -33,7 +33,7 @@ def test_query_benchmark_small_run(tmp_path: Path) -> None:
     assert result.clips == 5000 and result.index_type == "flat" and result.videos > 10
     assert result.recall == 1.0 and result.clip_recall == 1.0  # flat is exact
     assert result.p50_ms > 0 and result.p95_ms >= result.p50_ms and result.exact_p50_ms > 0
-    assert result.rss_mb > 50 and result.build_s >= 0
+    assert result.rss_mb > 50 and 0 < result.anon_mb <= result.rss_mb and result.build_s >= 0
     assert list(tmp_path.iterdir()) == []  # the synthetic library is removed afterwards
 
 
@@ -45,7 +45,7 @@ def test_bench_query_command_prints_json(monkeypatch, tmp_path: Path) -> None:
         return bench_query.QueryBenchResult(
             clips=config.clips, dim=config.dim, videos=7, index_type="ivf_flat", nprobe=128, k=128, shortlist_videos=20,
             p50_ms=1.0, p95_ms=2.0, exact_p50_ms=10.0, exact_p95_ms=12.0, speedup_p50=10.0, recall=0.99,
-            clip_recall=0.9, rss_mb=100.0, open_s=0.1, write_s=1.0, build_s=2.0, date="today")
+            clip_recall=0.9, rss_mb=100.0, anon_mb=90.0, open_s=0.1, write_s=1.0, build_s=2.0, date="today")
 
     monkeypatch.setattr(bench_query, "run_query_benchmark", fake_run)
     app = typer.Typer()
