@@ -70,13 +70,12 @@ class ClipMap:
     def locate(self, clip_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``clip_ids (n,) int64 -> (video_ids (n,) int64, clip_index (n,) int64)``, -1 if unknown."""
         clip_ids = np.asarray(clip_ids, dtype=np.int64).reshape(-1)
-        slot = np.searchsorted(self.first_ids, clip_ids, side="right") - 1
-        safe = np.clip(slot, 0, max(len(self.first_ids) - 1, 0))
         if len(self.first_ids) == 0:
-            valid = np.zeros(len(clip_ids), bool)
-        else:
-            offset = clip_ids - self.first_ids[safe]
-            valid = (slot >= 0) & (clip_ids >= 0) & (offset < self.counts[safe])
-        video_ids = np.where(valid, self.video_ids[safe] if len(self.video_ids) else -1, -1)
-        clip_index = np.where(valid, clip_ids - (self.first_ids[safe] if len(self.first_ids) else 0), -1)
-        return video_ids.astype(np.int64), clip_index.astype(np.int64)
+            unknown = np.full(len(clip_ids), -1, np.int64)
+            return unknown, unknown.copy()
+        slot = np.searchsorted(self.first_ids, clip_ids, side="right") - 1
+        safe = np.maximum(slot, 0)
+        offset = clip_ids - self.first_ids[safe]
+        valid = (slot >= 0) & (offset >= 0) & (offset < self.counts[safe])
+        return (np.where(valid, self.video_ids[safe], -1).astype(np.int64),
+                np.where(valid, offset, -1).astype(np.int64))

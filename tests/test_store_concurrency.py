@@ -7,11 +7,15 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from indexer.library import Library
+from indexer.catalog_db import RetryPolicy
+from indexer.encoders.registry import EncoderIdentity
+from indexer.library import Library, LibraryBusyError
+from indexer.vector_store import StoreConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,6 +30,8 @@ WRITER = textwrap.dedent("""
     with Library.create_or_open(directory, EncoderIdentity("tiny", "tiny", "tiny-v1", 32, 2.0),
                                 config=StoreConfig(persist_interval_s=0.2)) as lib:
         Path(sys.argv[2]).write_text("bound")
+        while not Path(sys.argv[4]).exists():   # start writing once the reader is reading
+            time.sleep(0.01)
         for i in range(24):
             n = int(rng.integers(5, 60))
             x = rng.normal(size=(n, 32)).astype(np.float32)
@@ -42,10 +48,12 @@ READER = textwrap.dedent("""
     from pathlib import Path
     from indexer.library import Library
     from indexer.vector_store import StoreConfig
-    directory, done = Path(sys.argv[1]), Path(sys.argv[2])
+    directory, done, ready = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     rng = np.random.default_rng(1)
     reads, searches, seen, hits, lost = 0, 0, [], 0, 0
     with Library.open(directory, readonly=True, config=StoreConfig(refresh_interval_s=0.0)) as lib:
+        lib.stats()
+        ready.write_text("reading")
         while True:
             finished = done.exists()
             stats = lib.stats()
@@ -67,13 +75,14 @@ READER = textwrap.dedent("""
 
 @pytest.mark.timeout(120)
 def test_reader_process_works_while_writer_process_indexes(tmp_path: Path) -> None:
-    directory, bound, done = tmp_path / "lib", tmp_path / "bound", tmp_path / "done"
+    directory, bound, done, ready = tmp_path / "lib", tmp_path / "bound", tmp_path / "done", tmp_path / "ready"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(directory), str(bound), str(done)],
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(directory), str(bound), str(done), str(ready)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     while not bound.exists():
         assert writer.poll() is None, writer.communicate()[1][-2000:]
-    reader = subprocess.run([sys.executable, "-c", READER, str(directory), str(done)],
+        time.sleep(0.01)
+    reader = subprocess.run([sys.executable, "-c", READER, str(directory), str(done), str(ready)],
                             capture_output=True, text=True, env=env, cwd=REPO, timeout=100)
     _, writer_err = writer.communicate(timeout=100)
     assert writer.returncode == 0, writer_err[-2000:]
@@ -101,11 +110,6 @@ HOLDER = textwrap.dedent("""
 
 @pytest.mark.timeout(60)
 def test_readers_retry_on_the_lock_then_fail_with_a_clear_message(tmp_path: Path) -> None:
-    from indexer.catalog_db import RetryPolicy
-    from indexer.encoders.registry import EncoderIdentity
-    from indexer.library import LibraryBusyError
-    from indexer.vector_store import StoreConfig
-
     Library.create_or_open(tmp_path / "lib", EncoderIdentity("tiny", "tiny", "tiny-v1", 8, 2.0)).close()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 

@@ -14,13 +14,11 @@ import duckdb
 import numpy as np
 import pytest
 
-from indexer.encoders.registry import EncoderIdentity
 from indexer.library import Library
 from indexer.vector_index import IndexPolicy
 from indexer.vector_store import StoreConfig
 
 REPO = Path(__file__).resolve().parents[1]
-IDENTITY = EncoderIdentity(spec="tiny", name="tiny", model_id="tiny-random-v1", dim=16, clip_seconds=2.0)
 # Tiny thresholds so the writer also crosses flat -> IVF (a background rebuild) while being killed.
 POLICY = IndexPolicy(flat_max=200, pq_min=10**9, min_nlist=8, train_points_per_list=8, retrain_growth=2.0)
 
