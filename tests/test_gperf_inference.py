@@ -89,3 +89,19 @@ def test_input_projection_projects_a_broadcast_query_once() -> None:
     torch.testing.assert_close(shared, projection(one.repeat(4, 1, 1)))
     projection.train()
     assert projection(one.expand(4, -1, -1)).stride(0) != 0  # training: one dropout mask per sample
+
+
+def test_prepare_windows_matches_the_training_features() -> None:
+    from grounding.data.features import add_temporal_endpoints
+    from grounding.predictor import prepare_windows
+
+    rng = np.random.default_rng(0)
+    windows = [rng.standard_normal((n, 6)).astype(np.float32) * 3 for n in (5, 2, 5)]
+    padded, mask = prepare_windows(windows, temporal_endpoints=True)
+    assert padded.shape == (3, 5, 8) and padded.dtype == torch.float32 and mask.tolist()[1] == [True] * 2 + [False] * 3
+    for i, window in enumerate(windows):
+        expected = add_temporal_endpoints(window / np.linalg.norm(window, axis=1, keepdims=True))
+        np.testing.assert_allclose(padded[i, : len(window)].numpy(), expected, rtol=1e-6, atol=1e-7)
+        assert not padded[i, len(window):].any()
+    plain, _ = prepare_windows(windows, temporal_endpoints=False)
+    assert plain.shape == (3, 5, 6)

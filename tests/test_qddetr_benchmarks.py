@@ -17,6 +17,9 @@ def test_bench_grounding_json_keys() -> None:
     assert {"p50_ms", "p95_ms", "windows", "clips_per_window"} <= set(data)
     assert (data["windows"], data["clips_per_window"], data["tokens"]) == (3, 12, 4)
     assert 0 < data["p50_ms"] <= data["p95_ms"] and data["speedup_p50"] > 0
+    assert data["fp32_p50_ms"] == data["p50_ms"] and data["bf16_p50_ms"] > 0
+    assert data["bf16_speedup"] == round(data["fp32_p50_ms"] / data["bf16_p50_ms"], 2)
+    assert data["gflop_per_query"] > 0 and data["achieved_gflops"] > 0
 
 
 def test_bench_train_json_keys_and_stages() -> None:
