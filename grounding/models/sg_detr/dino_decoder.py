@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from grounding.dropout import Dropout
 from grounding.mlp import MLP
 from grounding.position_encoding import span_sine_embedding
 from grounding.span_ops import inverse_sigmoid
@@ -26,9 +27,9 @@ class DINODecoderLayer(nn.Module):
         super().__init__()
         self.self_attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.cross_attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, dim))
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), Dropout(dropout), nn.Linear(ffn_dim, dim))
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(3))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(
         self,

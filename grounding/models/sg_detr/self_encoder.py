@@ -5,7 +5,8 @@ checkpoints are exactly those of ``nn.TransformerEncoder``. Only the forward pas
 inference fast path for that layer runs a padding mask through ``aten::_masked_softmax``, which on CPU
 cost ~40 % of SG-DETR's whole inference (tiny preset, 20 windows x 75 clips); here every layer calls
 :func:`torch.nn.functional.scaled_dot_product_attention` with the padding mask broadcast over heads
-and queries, which picks the fused (flash) CPU kernel in training and inference alike.
+and queries, which picks the fused (flash) CPU kernel in training and inference alike; the residual
+and feed-forward dropouts use :mod:`grounding.dropout`'s cheaper CPU masks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from grounding.dropout import dropout
 
 
 class SelfAttentionEncoder(nn.Module):
@@ -49,8 +52,10 @@ class SelfAttentionEncoder(nn.Module):
         """x float ``(B, L, D)``; video_mask bool ``(B, L)`` True = real clip (padded clips are never
         attended to). Returns ``(B, L, D)``; rows of padded clips hold finite values that callers mask."""
         keep = video_mask[:, None, None, :]
+        train = self.training
         for layer in self.layers:
-            x = layer.norm1(x + layer.dropout1(self._attention(layer, x, keep)))
-            hidden = layer.dropout(layer.activation(layer.linear1(x)))
-            x = layer.norm2(x + layer.dropout2(layer.linear2(hidden)))
+            # the layers' own dropout probabilities, with the cheaper CPU masks of grounding.dropout
+            x = layer.norm1(x + dropout(self._attention(layer, x, keep), layer.dropout1.p, train))
+            hidden = dropout(layer.activation(layer.linear1(x)), layer.dropout.p, train)
+            x = layer.norm2(x + dropout(layer.linear2(hidden), layer.dropout2.p, train))
         return x

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from grounding.dropout import Dropout
+
 
 class SaliencyGuidedCrossAttention(nn.Module):
     """Multi-head video-to-text attention whose weights are scaled per clip by a gate in [0, 1].
@@ -70,10 +72,10 @@ class SGCALayer(nn.Module):
         self.cross_attention = SaliencyGuidedCrossAttention(dim=dim, heads=heads, dropout=dropout)
         self.norm1 = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(
-            nn.Linear(dim, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, dim)
+            nn.Linear(dim, ffn_dim), nn.ReLU(), Dropout(dropout), nn.Linear(ffn_dim, dim)
         )
         self.norm2 = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(
         self,
