@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from vsearch.cli import app
@@ -32,6 +34,8 @@ def test_bench_train_json_keys_and_stages() -> None:
     assert (data["batch_size"], data["clips"], data["tokens"]) == (4, 16, 4)
     assert set(data["stage_ms"]) == {"collate", "forward", "criterion", "backward", "optimizer"}
     assert data["samples_per_s"] > 0
+    assert data["bf16_samples_per_s"] > 0
+    assert data["bf16_speedup"] == pytest.approx(data["bf16_samples_per_s"] / data["samples_per_s"], rel=0.03)
 
 
 def test_bench_unknown_model_is_a_clear_error() -> None:
