@@ -35,7 +35,13 @@ from typing import Any
 from indexer.crash_ledger import MAX_ATTEMPTS, CrashLedger
 from indexer.decoding import Backend
 from indexer.discovery import DiscoveryResult, FoundVideo, discover, is_under
-from indexer.encoders.registry import DEFAULT_ENCODER, encoder_identity, load_encoder
+from indexer.encoders.registry import (
+    ENCODER_PATH_SETTING,
+    default_encoder_spec,
+    encoder_identity,
+    load_encoder,
+    normalize_encoder_path,
+)
 from indexer.fingerprint import fingerprint
 from indexer.paths import resolve_library_dir
 from indexer.pipeline import (ClipsEncoded, EncodedVideo, FailedVideo, IndexPipeline, PipelineConfig,
@@ -130,7 +136,7 @@ def _resolve_encoder_choice(options: IndexOptions, identity: Any) -> tuple[str, 
     """(spec, clip_seconds) for this run: the library keeps its own unless others are named."""
     from indexer.library import EncoderMismatchError
 
-    spec = options.encoder or (identity.spec if identity else DEFAULT_ENCODER)
+    spec = options.encoder or (identity.spec if identity else default_encoder_spec(options.device))
     clip_seconds = float(options.clip_seconds or (identity.clip_seconds if identity else DEFAULT_CLIP_SECONDS))
     if clip_seconds <= 0:
         raise ValueError(f"clip seconds must be positive, got {clip_seconds:g}")
@@ -268,11 +274,14 @@ def run_index(
         def bind() -> None:
             """Load the encoder and bind (or check) the library's identity."""
             nonlocal encoder, library
-            encoder = load_encoder(spec, device=options.device, path=options.encoder_path)
+            weights = options.encoder_path or library.get_setting(ENCODER_PATH_SETTING)
+            encoder = load_encoder(spec, device=options.device, path=weights)
             identity = encoder_identity(spec, encoder, clip_seconds)
             if library.identity != identity:
                 library.close()
                 library = Library.create_or_open(directory, identity)
+            if options.encoder_path:
+                library.set_setting(ENCODER_PATH_SETTING, normalize_encoder_path(options.encoder_path))
 
         if options.encoder is not None:
             bind()  # a named encoder is checked against the library before anything changes

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24
-SETTINGS = {"grounding": "grounding checkpoint RUN_DIR for `vsearch query`, or 'none' for training-free grounding"}
+SETTINGS = {
+    "grounding": "grounding checkpoint RUN_DIR for `vsearch query`, or 'none' for training-free grounding",
+    "encoder_path": "where the library's encoder weights live (set by `vsearch index --encoder-path`)",
+}
 
 LibraryOption = Annotated[
     Optional[str], typer.Option("--library", help="Library directory (default: $VSEARCH_LIBRARY or the user data dir).")
@@ -185,6 +188,7 @@ def config_set(
     """Store a setting in the library (used by every later query)."""
     _check_key(key)
     from grounding.checkpoint import CheckpointError, read_meta
+    from indexer.encoders.registry import ENCODER_PATH_SETTING, normalize_encoder_path
     from indexer.library import Library
     from indexer.store_errors import LibraryError
     from search.grounding_choice import TRAINING_FREE, GroundingMismatchError, check_grounder_compatible, is_training_free
@@ -192,7 +196,9 @@ def config_set(
     stored = value.strip()
     try:
         with Library.open(_existing_library(library)) as lib:
-            if not is_training_free(stored):
+            if key == ENCODER_PATH_SETTING:
+                stored = normalize_encoder_path(stored)
+            elif not is_training_free(stored):
                 run_dir = Path(stored).expanduser().resolve()
                 meta = read_meta(run_dir)
                 if lib.identity is not None:
@@ -271,4 +277,4 @@ def _check_key(key: str) -> None:
 
 
 def _default_of(key: str) -> str:
-    return {"grounding": "training-free grounding"}[key]
+    return {"grounding": "training-free grounding", "encoder_path": "the encoder's default weights"}[key]

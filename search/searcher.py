@@ -359,9 +359,10 @@ class Searcher:
     def _load_encoder(self, identity: EncoderIdentity) -> Encoder:
         with self._load_lock:
             if self._encoder is None:
-                from indexer.encoders.registry import load_encoder
+                from indexer.encoders.registry import ENCODER_PATH_SETTING, load_encoder
 
-                self._encoder = load_encoder(identity.spec, device=self.device)
+                weights = self._library.get_setting(ENCODER_PATH_SETTING) if self._library is not None else None
+                self._encoder = load_encoder(identity.spec, device=self.device, path=weights)
             return self._encoder
 
     def _load_grounder(self, identity: EncoderIdentity) -> Any:

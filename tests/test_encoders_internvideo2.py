@@ -207,3 +207,7 @@ def test_vsearch_index_with_a_tiny_official_checkpoint(tmp_path: Path, checkpoin
     status = json.loads(CliRunner().invoke(app, ["status", "--library", str(library), "--json"]).stdout)
     assert status["encoder"]["name"] == "internvideo2" and status["encoder"]["dim"] == 16
     assert status["clips"] == status["vectors"] == 3
+    # The query must reload the same local weights (not the gated hub default).
+    query = CliRunner().invoke(app, ["query", "a red square", "--library", str(library), "--device", "cpu", "--json"])
+    assert query.exit_code == 0, query.output
+    assert json.loads(query.stdout)["results"][0]["path"].endswith("a.mp4")

@@ -99,7 +99,12 @@ def test_config_set_get_unset(library: Path, tmp_path: Path) -> None:
     assert "grounding is unset" in run("config", "get", "grounding", "--library", str(library)).stdout
     assert run("config", "set", "grounding", "none", "--library", str(library)).exit_code == 0
     got = run("config", "get", "--library", str(library), "--json")
-    assert json.loads(got.stdout) == {"grounding": "none"}
+    assert json.loads(got.stdout) == {"grounding": "none", "encoder_path": None}
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    assert run("config", "set", "encoder_path", str(weights), "--library", str(library)).exit_code == 0
+    assert json.loads(run("config", "get", "encoder_path", "--library", str(library), "--json").stdout) == {
+        "encoder_path": str(weights)}
     missing = run("config", "set", "grounding", str(tmp_path / "no-run"), "--library", str(library))
     assert missing.exit_code == 1 and "no checkpoint" in missing.stderr and "Traceback" not in missing.output
     assert run("config", "set", "colour", "x", "--library", str(library)).exit_code == 2

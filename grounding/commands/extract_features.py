@@ -83,9 +83,9 @@ def register(app: typer.Typer) -> None:
 
         from grounding.data.annotations import AnnotationError
         from grounding.extract_features import ExtractionError, extract_features
-        from indexer.encoders.registry import DEFAULT_ENCODER, EncoderLoadError, load_encoder
+        from indexer.encoders.registry import EncoderLoadError, default_encoder_spec, load_encoder
 
-        spec = encoder or _library_encoder(library) or DEFAULT_ENCODER
+        spec = encoder or _library_encoder(library) or default_encoder_spec(device)
         try:
             model = load_encoder(spec, device=device, path=encoder_path)
         except EncoderLoadError as exc:

@@ -18,7 +18,24 @@ BUILTIN_ENCODERS: dict[str, str] = {
     "tiny": "indexer.encoders.tiny:TinyEncoder",
     "internvideo2": "indexer.encoders.internvideo2:InternVideo2Encoder",
 }
-DEFAULT_ENCODER = "clip"
+DEFAULT_ENCODER = "internvideo2"
+CPU_DEFAULT_ENCODER = "clip"
+# Library setting holding the weights location (`--encoder-path`) so queries reload the same weights.
+ENCODER_PATH_SETTING = "encoder_path"
+
+
+def default_encoder_spec(device: str = "auto") -> str:
+    """The encoder a new library gets when none is named.
+
+    InternVideo2 (the model SG-DETR was designed around) where a CUDA GPU will run it; CLIP
+    otherwise, because InternVideo2-1B encodes ~66x slower than CLIP ViT-B/32 and a CPU-only
+    machine would need days per hour of video (README, "Encoders").
+    """
+    if device == "cpu":
+        return CPU_DEFAULT_ENCODER
+    import torch
+
+    return DEFAULT_ENCODER if torch.cuda.is_available() else CPU_DEFAULT_ENCODER
 
 
 class EncoderLoadError(RuntimeError):
@@ -73,6 +90,14 @@ def load_encoder(spec: str, *, device: str = "auto", path: str | None = None, **
     if missing:
         raise EncoderLoadError(f"encoder {spec!r} lacks {', '.join(missing)} (see the encoder contract in the README)")
     return encoder
+
+
+def normalize_encoder_path(path: str) -> str:
+    """An existing local path made absolute (queries may run from another directory); else as given (an HF id)."""
+    import os
+
+    expanded = os.path.expanduser(path)
+    return os.path.abspath(expanded) if os.path.exists(expanded) else path
 
 
 def encoder_identity(spec: str, encoder: Encoder, clip_seconds: float) -> EncoderIdentity:
