@@ -126,7 +126,7 @@ class VectorStore:
         """Load the published index if it matches this library, then catch up from DuckDB."""
         loaded = self._load_published()
         with self.db.read() as conn:
-            token, count = read_token(conn)
+            token, _ = read_token(conn)
         if not loaded or self.watermark is None or self.watermark.library_uuid != token.library_uuid:
             self.rebuild(sync=True)
             return
