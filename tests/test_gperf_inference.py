@@ -105,3 +105,36 @@ def test_prepare_windows_matches_the_training_features() -> None:
         assert not padded[i, len(window):].any()
     plain, _ = prepare_windows(windows, temporal_endpoints=False)
     assert plain.shape == (3, 5, 6)
+
+
+def test_sg_detr_postprocess_fuses_like_ensemble_boxes_per_window() -> None:
+    import dataclasses
+
+    from grounding.models import build_model, preset
+    from grounding.models.sg_detr.atss_head import atss_predictions
+    from grounding.models.sg_detr.iou_head import detection_score
+    from grounding.span_ops import span_cw_to_se
+
+    config = preset("sg_detr", "tiny")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, video_dim=16, text_dim=16))
+    torch.manual_seed(0)
+    model = build_model("sg_detr", config).eval()
+    mask = torch.ones(3, 20, dtype=torch.bool)
+    mask[1, 12:] = False
+    with torch.inference_mode():
+        outputs = model(torch.randn(3, 20, 18), mask, torch.randn(3, 6, 16), torch.ones(3, 6, dtype=torch.bool))
+        predictions = model.postprocess(outputs, mask, clip_seconds=2.0)
+        fusion = config.model.fusion
+        score = detection_score(outputs["pred_logits"].softmax(-1)[..., 0], outputs["pred_iou"].sigmoid(),
+                                config.model.iou_head.gamma).numpy()
+        detr = span_cw_to_se(outputs["pred_spans"]).clamp(0, 1).numpy()
+        atss_spans, atss_scores = atss_predictions(outputs, outputs["atss_anchors"], outputs["atss_valid"],
+                                                   config.model.atss.inference_top_k)
+        atss = span_cw_to_se(atss_spans).clamp(0, 1).numpy()
+    for i, prediction in enumerate(predictions):
+        seconds = 2.0 * int(mask[i].sum())
+        spans, scores = _reference_wbf([detr[i], atss[i]], [score[i], atss_scores[i].numpy()],
+                                       [fusion.detr_weight, fusion.atss_weight], fusion.iou_threshold, fusion.skip_score)
+        np.testing.assert_allclose(prediction.spans, spans * seconds, atol=1e-4)
+        np.testing.assert_allclose(prediction.scores, scores, atol=1e-5)
+        assert prediction.saliency.shape == (int(mask[i].sum()),)
