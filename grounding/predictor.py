@@ -159,8 +159,9 @@ class Grounder:
         text = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-12)
         video, video_mask = prepare_windows(video_feats, temporal_endpoints=self.meta.temporal_endpoints)
         windows = video.shape[0]
+        # One query for every window: stride-0 views let the model encode the text side once.
         text_batch = torch.from_numpy(text).to(self.device).unsqueeze(0).expand(windows, -1, -1)
-        text_mask = torch.ones(text_batch.shape[:2], dtype=torch.bool, device=self.device)
+        text_mask = torch.ones(1, text.shape[0], dtype=torch.bool, device=self.device).expand(windows, -1)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with torch.inference_mode(), autocast:
             video_mask = video_mask.to(self.device)

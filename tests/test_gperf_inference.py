@@ -138,3 +138,14 @@ def test_sg_detr_postprocess_fuses_like_ensemble_boxes_per_window() -> None:
         np.testing.assert_allclose(prediction.spans, spans * seconds, atol=1e-4)
         np.testing.assert_allclose(prediction.scores, scores, atol=1e-5)
         assert prediction.saliency.shape == (int(mask[i].sum()),)
+
+
+def test_sentence_token_of_a_shared_query_is_pooled_once_and_equal() -> None:
+    from grounding.models.sg_detr.local_saliency_head import LocalSaliencyHead
+
+    torch.manual_seed(0)
+    head = LocalSaliencyHead(dim=16, heads=2, ffn_dim=32, dropout=0.1).eval()
+    text, mask = torch.randn(1, 5, 16), torch.tensor([[True, True, True, False, False]])
+    shared = head.sentence_token(text.expand(4, -1, -1), mask.expand(4, -1))
+    assert shared.shape == (4, 16) and shared.stride(0) == 0
+    torch.testing.assert_close(shared, head.sentence_token(text.repeat(4, 1, 1), mask.repeat(4, 1)))

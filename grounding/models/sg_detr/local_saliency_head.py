@@ -66,7 +66,14 @@ class LocalSaliencyHead(nn.Module):
         self.beta = nn.Parameter(torch.tensor(float(init_beta)))
 
     def sentence_token(self, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
-        """F_sent (B, D) from text (B, N, D) and text_mask (B, N)."""
+        """F_sent (B, D) from text (B, N, D) and text_mask (B, N).
+
+        In eval mode one query shared by the batch (``text`` and ``text_mask`` both stride-0 views over
+        the batch, as :class:`grounding.predictor.Grounder` passes them) is pooled once.
+        """
+        batch = text.shape[0]
+        if not self.training and batch > 1 and text.stride(0) == 0 and text_mask.stride(0) == 0:
+            return self.sentence_token(text[:1], text_mask[:1]).expand(batch, -1)
         query = self.sentence_query.expand(text.shape[0], -1, -1)
         for layer in self.pooling:
             query = layer(query, text, text_mask)
