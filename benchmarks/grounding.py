@@ -146,7 +146,7 @@ def register(bench_app: typer.Typer) -> None:
 
     @bench_app.command("grounding")
     def grounding(
-        model: str = typer.Option("qd_detr", "--model", help="qd_detr or sg_detr."),
+        model: str = typer.Option("sg_detr", "--model", help="sg_detr (default) or qd_detr."),
         preset: str = typer.Option("default", "--preset", help="Model preset (default = the paper's size)."),
         windows: int = typer.Option(20, "--windows", min=1, help="Windows grounded per query."),
         clips: int = typer.Option(75, "--clips", min=1, help="Clips per window."),

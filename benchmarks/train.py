@@ -160,7 +160,7 @@ def register(bench_app: typer.Typer) -> None:
 
     @bench_app.command("train")
     def train(
-        model: str = typer.Option("qd_detr", "--model", help="qd_detr or sg_detr."),
+        model: str = typer.Option("sg_detr", "--model", help="sg_detr (default) or qd_detr."),
         preset: str = typer.Option("default", "--preset", help="Model preset (default = the paper's size)."),
         batch_size: int = typer.Option(32, "--batch-size", min=2, help="Samples per step."),
         clips: int = typer.Option(75, "--clips", min=16, help="Clips per sample."),

@@ -186,3 +186,14 @@ def test_encoder_identity_is_recorded_and_enforced(tmp_path: Path) -> None:
                                  *features, "--out", str(tmp_path / "p.jsonl"), "--device", "cpu"])
     assert result.exit_code == 2
     assert "tiny (tiny-a, dim 16)" in result.output and "clip (openai/clip-vit-base-patch32, dim 16)" in result.output
+
+
+def test_train_defaults_to_sg_detr(small_data, tmp_path: Path) -> None:
+    from vsearch.cli import app
+
+    features = ["--video-features", str(small_data.video_dir), "--text-features", str(small_data.text_dir)]
+    result = CliRunner().invoke(app, ["train", "--preset", "tiny", "--train", str(small_data.train), "--val",
+                                      str(small_data.val), *features, "--out", str(tmp_path / "run"), "--epochs", "1",
+                                      "--batch-size", "4", "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert read_meta(tmp_path / "run").model == "sg_detr"

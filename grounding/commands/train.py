@@ -12,6 +12,8 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
+DEFAULT_MODEL = "sg_detr"  # the paper vsearch is built around; QD-DETR stays available as its baseline
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -65,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train_command(
-        model: Optional[str] = typer.Option(None, "--model", help="qd_detr or sg_detr (taken from the run when resuming)."),
+        model: Optional[str] = typer.Option(None, "--model", help="sg_detr (default) or qd_detr (taken from the run when resuming)."),
         train: Path = typer.Option(..., "--train", help="Training annotations (QVHighlights JSONL format)."),
         val: Path = typer.Option(..., "--val", help="Validation annotations; the best epoch by MR-full-mAP is kept."),
         video_features: list[Path] = typer.Option(..., "--video-features", help="Directory of {vid}.npz (repeat to concatenate)."),
@@ -108,8 +110,7 @@ def register(app: typer.Typer) -> None:
                 config = config_of(meta)
                 run_dir, model_name, clip_seconds = resume, meta.model, meta.clip_seconds
             else:
-                if model is None:
-                    _fail("--model is required (qd_detr or sg_detr)")
+                model = model or DEFAULT_MODEL
                 if out is None:
                     _fail("--out is required: the run directory for checkpoints")
                 config = preset(model, preset_name)
