@@ -132,6 +132,10 @@ def relink_video(conn: Connection, video_id: int, path: str, size: int, mtime: f
         path=path, size=size, mtime=mtime, updated_at=now()))
     if result.rowcount == 0:
         raise LibraryError(f"no video with id {video_id}")
+    # A relink moves no clip id, so readers' catalog caches key on this counter as well as the watermark.
+    seq = int(get_meta(conn, C.META_CATALOG_SEQ) or 0) + 1
+    conn.execute(delete(C.library_meta).where(C.library_meta.c.key == C.META_CATALOG_SEQ))
+    conn.execute(C.library_meta.insert().values(key=C.META_CATALOG_SEQ, value=str(seq)))
     return changes
 
 

@@ -5,7 +5,10 @@ Layout of a library directory: ``library.duckdb`` (catalog, see :mod:`indexer.ca
 ``writer.lock`` (see :mod:`indexer.writer_lock`).
 
 Concurrency: no DuckDB connection outlives one call; reads retry briefly while another process
-holds the file. A writable open takes the writer lock when it is free; without it the library can
+holds the file. The indexed-video catalog is cached in process (:class:`CatalogSnapshot`) and
+re-read only when the vector watermark (adds, removals) or the relink counter moves, and grounding
+windows are sliced from the memory-mapped ``vectors.f16``, so a query on an unchanged library
+opens no DuckDB connection at all. A writable open takes the writer lock when it is free; without it the library can
 still read and change settings but refuses vector writes.
 
 Crash safety: ``add_videos`` commits a video row, its clip rows and the id counters in one DuckDB
@@ -15,6 +18,7 @@ transaction and only then touches FAISS, which any later open catches up from Du
 from __future__ import annotations
 
 import threading
+from types import MappingProxyType
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,9 +32,9 @@ from indexer.catalog_db import DATABASE_FILE, CatalogDB, raw_connection
 from indexer.encoders.registry import EncoderIdentity
 from indexer.migrations import migrate, pending_migrations
 from indexer.paths import resolve_library_dir
-from indexer.records import ClipMap, LibraryStats, NewVideo, VideoRecord
+from indexer.records import CatalogSnapshot, ClipMap, LibraryStats, NewVideo, VideoRecord
 from indexer.store_errors import EncoderMismatchError, LibraryBusyError, LibraryError
-from indexer.vector_store import StoreConfig, VectorStore, Watermark
+from indexer.vector_store import StoreConfig, VectorStore
 from indexer.writer_lock import WriterLock, run_in_progress
 
 __all__ = ["Library", "LibraryStats", "VideoRecord", "NewVideo", "LibraryError", "EncoderMismatchError",
@@ -57,8 +61,7 @@ class Library:
         if not readonly:
             self._writer.try_acquire()
         self._store: VectorStore | None = None
-        self._clip_map: ClipMap | None = None
-        self._clip_map_mark: Watermark | None = None
+        self._snapshot: CatalogSnapshot | None = None
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- opening
@@ -165,49 +168,83 @@ class Library:
 
     def clip_locations(self, clip_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``clip_ids (n,) int64 -> (video_ids (n,) int64, clip_index (n,) int64)``; -1 for unknown ids."""
-        store = self._vectors()
-        with self._lock:
-            mark = store.watermark if store is not None else None
-            if self._clip_map is None or mark is None or mark != self._clip_map_mark:
-                with self._db.read() as conn:
-                    rows = conn.execute(
-                        select(C.videos.c.first_clip_id, C.videos.c.clip_count, C.videos.c.id)
-                        .where(C.videos.c.status == "indexed", C.videos.c.first_clip_id.is_not(None))
-                        .order_by(C.videos.c.first_clip_id)
-                    ).all()
-                cols = np.array(rows, dtype=np.int64).reshape(-1, 3)
-                self._clip_map = ClipMap(cols[:, 0], cols[:, 1], cols[:, 2])
-                self._clip_map_mark = mark
-            return self._clip_map.locate(clip_ids)
+        return self.catalog().clip_map.locate(clip_ids)
 
     def clip_embeddings(self, spans: list[tuple[int, int, int]]) -> list[np.ndarray]:
         """Stored embeddings of ``(video_id, first_clip, end_clip_exclusive)`` spans.
 
-        Returns one float32 ``(n_i, dim)`` array per span (clipped to the video's clips), all read
-        through one DuckDB connection. Unknown video -> :class:`LibraryError`.
+        Returns one float32 ``(n_i, dim)`` array per span (clipped to the video's clips). Runs the
+        vector cache vouches for are sliced from ``vectors.f16`` (float16-rounded: absolute error
+        <= 2**-11 per component); the rest (clips newer than the published watermark, a lost
+        cache file) are read exactly from DuckDB through one connection. Unknown video ->
+        :class:`LibraryError`.
         """
         if not spans:
             return []
-        dim = self.identity.dim if self.identity else 0
-        with self._db.read() as conn:
-            wanted = sorted({int(v) for v, _, _ in spans})
-            blocks = {int(r[0]): (int(r[1] or 0), int(r[2])) for r in conn.execute(
-                select(C.videos.c.id, C.videos.c.first_clip_id, C.videos.c.clip_count)
-                .where(C.videos.c.id.in_(wanted), C.videos.c.status == "indexed"))}
-            missing = [v for v in wanted if v not in blocks]
+        snapshot = self.catalog()
+        wanted = {int(v) for v, _, _ in spans}
+        blocks: dict[int, tuple[int, int]] = {v: snapshot.blocks[v] for v in wanted if v in snapshot.blocks}
+        if len(blocks) < len(wanted):  # indexed after the snapshot, or not at all: ask DuckDB
+            with self._db.read() as conn:
+                blocks.update({int(r[0]): (int(r[1] or 0), int(r[2])) for r in conn.execute(
+                    select(C.videos.c.id, C.videos.c.first_clip_id, C.videos.c.clip_count)
+                    .where(C.videos.c.id.in_(sorted(wanted - blocks.keys())), C.videos.c.status == "indexed"))})
+            missing = sorted(wanted - blocks.keys())
             if missing:
                 raise LibraryError(f"no indexed video with id {missing[0]}")
-            ranges = []
-            for video_id, first, end in spans:
-                base, count = blocks[int(video_id)]
-                lo, hi = base + max(int(first), 0), base + min(int(end), count)
-                ranges.append((lo, max(hi, lo)))
-            where = " OR ".join(f"(id >= {lo} AND id < {hi})" for lo, hi in ranges if hi > lo) or "FALSE"
+        ranges = []
+        for video_id, first, end in spans:
+            base, count = blocks[int(video_id)]
+            lo, hi = base + max(int(first), 0), base + min(int(end), count)
+            ranges.append((lo, max(hi, lo)))
+        store = self._store
+        out = [store.cached_rows(lo, hi) if store is not None else None for lo, hi in ranges]
+        behind = [i for i, rows in enumerate(out) if rows is None]
+        if behind:
+            for i, rows in zip(behind, self._read_ranges([ranges[i] for i in behind])):
+                out[i] = rows
+        return out  # type: ignore[return-value]
+
+    def _read_ranges(self, ranges: list[tuple[int, int]]) -> list[np.ndarray]:
+        """Exact float32 ``(hi - lo, dim)`` embeddings of clip-id ranges, one DuckDB round trip."""
+        dim = self.identity.dim if self.identity else 0
+        where = " OR ".join(f"(id >= {lo} AND id < {hi})" for lo, hi in ranges if hi > lo) or "FALSE"
+        with self._db.read() as conn:
             cols = raw_connection(conn).execute(
                 f"SELECT id, embedding FROM clips WHERE {where} ORDER BY id").fetchnumpy()
         ids = np.asarray(cols["id"], dtype=np.int64)
         table = np.stack(cols["embedding"]).astype(np.float32) if len(ids) else np.empty((0, dim), np.float32)
         return [table[np.searchsorted(ids, lo):np.searchsorted(ids, hi)] for lo, hi in ranges]
+
+    def catalog(self) -> CatalogSnapshot:
+        """The indexed videos, re-read from DuckDB only when the catalog changed.
+
+        The snapshot is keyed on the vector watermark (which moves with every add and removal) and
+        the relink counter; readers re-check them at most once per ``refresh_interval_s`` and
+        only open DuckDB for that when its files changed. The same object is returned while
+        nothing changed, so callers may key their own derived caches on its identity.
+        """
+        # A writer's own writes move its watermark; it must not load FAISS just for this (bulk import).
+        store = self._vectors() if self.readonly else self._store
+        if store is not None:
+            store.maybe_refresh()
+        with self._lock:
+            stamp = (store.watermark, store.catalog_seq) if store is not None and store.watermark else None
+            if self._snapshot is not None and stamp is not None and self._snapshot.stamp == stamp:
+                return self._snapshot
+            with self._db.read() as conn:
+                rows = conn.execute(select(C.videos).where(C.videos.c.status == "indexed")
+                                    .order_by(C.videos.c.path)).mappings().all()
+            records = tuple(self._record(row) for row in rows)
+            blocks = {int(r["id"]): (int(r["first_clip_id"]), int(r["clip_count"]))
+                      for r in rows if r["first_clip_id"] is not None}
+            cols = np.array(sorted((first, count, vid) for vid, (first, count) in blocks.items()),
+                            dtype=np.int64).reshape(-1, 3)
+            self._snapshot = CatalogSnapshot(
+                stamp=stamp, videos=records, by_id=MappingProxyType({v.id: v for v in records}),
+                blocks=MappingProxyType(blocks), clip_map=ClipMap(cols[:, 0], cols[:, 1], cols[:, 2]),
+            )
+            return self._snapshot
 
     # ----------------------------------------------------------------- catalog reads
     def stats(self) -> LibraryStats:
@@ -229,7 +266,10 @@ class Library:
         )
 
     def videos(self, *, status: str | None = "indexed", path_glob: str | None = None) -> list[VideoRecord]:
-        """Videos ordered by path; ``status`` None = all; ``path_glob`` uses shell-style ``*``/``?``."""
+        """Videos ordered by path; ``status`` None = all; ``path_glob`` uses shell-style ``*``/``?``.
+        ``videos()`` (indexed, no glob) is served from :meth:`catalog`."""
+        if status == "indexed" and not path_glob:
+            return list(self.catalog().videos)
         query = select(C.videos).order_by(C.videos.c.path)
         if status is not None:
             query = query.where(C.videos.c.status == status)
@@ -328,6 +368,7 @@ class Library:
             self._require_writer()
             with self._db.write() as conn:
                 changes = W.relink_video(conn, int(video_id), path, size, mtime)
+            self._snapshot = None
             self._replay(changes)
 
     def record_failure(self, path: str, size: int | None, mtime: float | None, error: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -79,3 +81,19 @@ class ClipMap:
         valid = (slot >= 0) & (offset >= 0) & (offset < self.counts[safe])
         return (np.where(valid, self.video_ids[safe], -1).astype(np.int64),
                 np.where(valid, offset, -1).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """The indexed videos as of one catalog state, kept in process between queries.
+
+    ``stamp`` identifies the state (vector watermark + relink counter; None = never reuse);
+    ``videos`` ordered by path; ``by_id`` the same records by video id (read-only);
+    ``blocks`` video id -> (first clip id, clip count); ``clip_map`` locates clip ids.
+    """
+
+    stamp: Any
+    videos: tuple[VideoRecord, ...]
+    by_id: Mapping[int, VideoRecord]
+    blocks: Mapping[int, tuple[int, int]]
+    clip_map: ClipMap

@@ -10,6 +10,8 @@ Rows are trusted only below ``trusted_rows`` (the ``next_clip_id`` watermark of 
 state); vectors of newer clips live in a small in-memory overflow filled by the catch-up, so a
 reader never reads a row the writer may still be writing. Reading 1,000 random rows from the page
 cache takes well under a millisecond; reading them from DuckDB would cost a file open per query.
+A video's clips are one contiguous id block, so :meth:`read_range` serves the query engine's
+grounding windows as plain slices of the map.
 """
 
 from __future__ import annotations
@@ -94,6 +96,32 @@ class VectorCache:
             out[hit] = self._extra[pos[hit]]
             found |= hit
         return out, found
+
+    def read_range(self, first_id: int, end_id: int) -> np.ndarray | None:
+        """Rows ``first_id <= id < end_id`` as float32 ``(end_id - first_id, dim)``, or None when
+        any of them is not trusted yet (newer than the published watermark, or the file is short).
+
+        Values are the float16-rounded embeddings: absolute error <= 2**-11 per component of an
+        L2-normalised vector.
+        """
+        if end_id <= first_id:
+            return np.empty((0, self.dim), np.float32)
+        if first_id <= 0:
+            return None
+        limit = self.rows_on_disk() if self.writable else self.trusted_rows
+        if end_id <= limit:
+            if self._map is None or self._map_rows < end_id:
+                self._remap()
+            if self._map is not None and end_id <= self._map_rows:
+                return np.array(self._map[first_id:end_id], dtype=np.float32)
+            return None
+        # Above the watermark only the reader's overflow (IVF-PQ catch-up) may hold the whole run.
+        pos = int(np.searchsorted(self._extra_ids, first_id))
+        n = end_id - first_id
+        if pos + n <= len(self._extra_ids) and self._extra_ids[pos + n - 1] == end_id - 1 \
+                and self._extra_ids[pos] == first_id:
+            return self._extra[pos:pos + n].copy()
+        return None
 
     def _remap(self) -> None:
         rows = self.rows_on_disk()

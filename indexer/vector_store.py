@@ -11,7 +11,9 @@ The watermark says which DuckDB state the file reflects: the library's uuid, ``n
 (every clip id below it was considered) and ``tombstone_seq`` (every removal up to it applied).
 Clip ids are never reused, so catching up is: remove the id blocks of newer tombstones, add the
 rows with ``id >= next_clip_id``. Any process catches up in memory when it opens the library and,
-throttled, before searches; a count check against DuckDB falls back to a full rebuild. After a
+throttled, before searches; a count check against DuckDB falls back to a full rebuild. A reader
+only opens DuckDB to catch up when the database files changed on disk (size or mtime of
+``library.duckdb`` and its WAL), so a query on an idle library opens no connection at all. After a
 SIGKILL at any moment the DuckDB rows are the truth and the next open converges to them.
 
 Rebuilds (type change or IVF retraining as the library grows) run in a background thread of the
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, text
 
+from indexer.catalog import META_CATALOG_SEQ
 from indexer.catalog_db import CatalogDB, RetryPolicy, raw_connection
 from indexer.vector_cache import VectorCache
 from indexer.vector_index import IndexPolicy, IndexSpec, IndexType, VectorIndex
@@ -70,6 +73,29 @@ def read_token(conn: Connection) -> tuple[Watermark, int]:
     )).all())
     count = int(conn.execute(text("SELECT count(*) FROM clips")).scalar_one())
     return Watermark(meta["library_uuid"], int(meta["next_clip_id"]), int(meta["tombstone_seq"])), count
+
+
+def read_catalog_seq(conn: Connection) -> int:
+    """How many relinks (path changes that move no clip id) the catalog has seen; 0 when never."""
+    value = conn.execute(text("SELECT value FROM library_meta WHERE key = :k"),
+                         {"k": META_CATALOG_SEQ}).scalar_one_or_none()
+    return int(value or 0)
+
+
+def database_stamp(db_path: Path) -> tuple[tuple[int, int], ...]:
+    """``(size, mtime_ns)`` of the DuckDB file and its WAL ((-1, -1) when absent).
+
+    Every commit appends to the WAL or, at a checkpoint, rewrites the database file, so an
+    unchanged stamp means no transaction committed since it was taken.
+    """
+    stamp = []
+    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+        try:
+            st = path.stat()
+            stamp.append((st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            stamp.append((-1, -1))
+    return tuple(stamp)
 
 
 def fetch_vectors(conn: Connection, first_id: int, end_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +137,8 @@ class VectorStore:
         self.cache = VectorCache(directory, dim, writable=writer)
         self.index: VectorIndex | None = None
         self.watermark: Watermark | None = None
+        self.catalog_seq = 0   # relinks seen at the last catch-up (see read_catalog_seq)
+        self._db_stamp: tuple[tuple[int, int], ...] | None = None
         self._lock = threading.RLock()
         self._state_mtime = 0.0
         self._last_refresh = 0.0
@@ -125,12 +153,14 @@ class VectorStore:
     def open(self) -> None:
         """Load the published index if it matches this library, then catch up from DuckDB."""
         loaded = self._load_published()
+        stamp = database_stamp(self.db.path)
         with self.db.read() as conn:
             token, _ = read_token(conn)
         if not loaded or self.watermark is None or self.watermark.library_uuid != token.library_uuid:
             self.rebuild(sync=True)
-            return
-        self.catch_up()
+        else:
+            self.catch_up()
+        self._db_stamp = stamp
 
     def _load_published(self) -> bool:
         state_path = self.directory / STATE_FILE
@@ -169,6 +199,7 @@ class VectorStore:
             assert self.index is not None and self.watermark is not None
             with self.db.read() as conn:
                 token, count = read_token(conn)
+                self.catalog_seq = read_catalog_seq(conn)
                 if token == self.watermark:
                     consistent = self.index.ntotal == count
                     changed = False
@@ -223,9 +254,14 @@ class VectorStore:
             state = json.loads((self.directory / STATE_FILE).read_text())
             if self.index is not None and state["spec"]["type"] != self.index.spec.type.value:
                 self._load_published()
-            else:  # the writer made more cache rows durable: the overflow below them can go
+            elif self.watermark is not None and state["watermark"]["library_uuid"] == self.watermark.library_uuid:
+                # the writer made more cache rows durable: the overflow below them can go
                 self.cache.set_trusted(max(self.cache.trusted_rows, int(state["watermark"]["next_clip_id"])))
-        self.catch_up()
+        # Stamp before reading: a commit landing during the catch-up changes the next stamp.
+        stamp = database_stamp(self.db.path)
+        if stamp != self._db_stamp:
+            self.catch_up()
+            self._db_stamp = stamp
 
     # ----------------------------------------------------------------- writer updates
     def added(self, first_id: int, vectors: np.ndarray, token: Watermark) -> None:
@@ -324,6 +360,8 @@ class VectorStore:
         if self.writer:
             self.cache.flush()
             self._publish(index, built_at)
+        else:  # the cache file was not vouched for by this build (e.g. another library's leftovers)
+            self.cache.set_trusted(0)
         with self._lock:
             with self.db.read() as conn:
                 now, _ = read_token(conn)
@@ -410,6 +448,12 @@ class VectorStore:
             out_scores = np.pad(out_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
             out_ids = np.pad(out_ids, ((0, 0), (0, pad)), constant_values=-1)
         return out_scores, out_ids
+
+    def cached_rows(self, first_id: int, end_id: int) -> np.ndarray | None:
+        """Float32 ``(end_id - first_id, dim)`` vectors of a clip-id run from ``vectors.f16``, or
+        None when the cache cannot vouch for all of them (the caller reads DuckDB instead)."""
+        with self._lock:
+            return self.cache.read_range(first_id, end_id)
 
     @property
     def ntotal(self) -> int:

@@ -67,14 +67,16 @@ def test_more_k_than_clips_pads_with_minus_one(library: Library) -> None:
     assert video_ids.tolist() == [-1, -1] and clip_index.tolist() == [-1, -1]
 
 
-def test_clip_embeddings_spans_are_exact_and_clipped(library: Library) -> None:
+def test_clip_embeddings_spans_match_and_are_clipped(library: Library) -> None:
     rng = np.random.default_rng(2)
     a, b = unit(rng, 10), unit(rng, 4)
     va = library.add_video(new_video("a.mp4", 10), a, times(10))
     vb = library.add_video(new_video("b.mp4", 4), b, times(4))
     out = library.clip_embeddings([(va, 2, 5), (vb, 0, 4), (va, 8, 20), (va, 3, 4)])
     assert [x.shape for x in out] == [(3, DIM), (4, DIM), (2, DIM), (1, DIM)]
-    assert np.allclose(out[0], a[2:5]) and np.allclose(out[1], b) and np.allclose(out[2], a[8:])
+    # Served from the float16 vector cache: each component within float16 rounding of the stored value.
+    f16 = dict(rtol=0, atol=2.0**-11)
+    assert np.allclose(out[0], a[2:5], **f16) and np.allclose(out[1], b, **f16) and np.allclose(out[2], a[8:], **f16)
     assert out[0].dtype == np.float32
     with pytest.raises(LibraryError, match="no indexed video with id 999"):
         library.clip_embeddings([(999, 0, 1)])

@@ -110,7 +110,7 @@ def test_v1_database_is_migrated_and_usable(tmp_path: Path) -> None:
         assert ids[0, 0] == 6
         assert [x.tolist() for x in lib.clip_locations(ids[0])] == [[2], [1]]
         span = lib.clip_embeddings([(2, 0, 3)])[0]
-        assert np.allclose(span, vectors[4:7])
+        assert np.allclose(span, vectors[4:7], rtol=0, atol=2.0**-11)  # float16 vector cache rows
         lib.remove_video(1)  # tombstones work on migrated data
         assert lib.stats().vectors == 3
 
