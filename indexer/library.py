@@ -216,8 +216,8 @@ class Library:
         table = np.stack(cols["embedding"]).astype(np.float32) if len(ids) else np.empty((0, dim), np.float32)
         return [table[np.searchsorted(ids, lo):np.searchsorted(ids, hi)] for lo, hi in ranges]
 
-    def catalog(self) -> CatalogSnapshot:
-        """The indexed videos, re-read from DuckDB only when the catalog changed.
+    def catalog(self, *, refresh: bool = False) -> CatalogSnapshot:
+        """The indexed videos, re-read from DuckDB only when the catalog changed (or ``refresh``).
 
         The snapshot is keyed on the vector watermark (which moves with every add and removal) and
         the relink counter; readers re-check them at most once per ``refresh_interval_s`` and
@@ -230,7 +230,7 @@ class Library:
             store.maybe_refresh()
         with self._lock:
             stamp = (store.watermark, store.catalog_seq) if store is not None and store.watermark else None
-            if self._snapshot is not None and stamp is not None and self._snapshot.stamp == stamp:
+            if not refresh and self._snapshot is not None and stamp is not None and self._snapshot.stamp == stamp:
                 return self._snapshot
             with self._db.read() as conn:
                 rows = conn.execute(select(C.videos).where(C.videos.c.status == "indexed")

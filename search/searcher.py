@@ -65,7 +65,6 @@ class SearchConfig:
     training_free: TrainingFreeConfig = field(default_factory=TrainingFreeConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
     model_top_k: int = 10   # spans a grounding checkpoint proposes per window
-    catalog_max_age_s: float = 5.0   # video records are re-read at least this often (renames)
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ class Searcher:
         self._library: Library | None = None
         self._retriever: CoarseRetriever | None = None
         self._catalog_cache: dict[int, VideoRecord] = {}
-        self._catalog_read_at = 0.0
+        self._catalog_source: object = None   # the store's CatalogSnapshot the cache was built from
         self._open_library()
         self._grounding_choice = grounding
         self._encoder: Encoder | None = None
@@ -293,23 +292,24 @@ class Searcher:
         self._library = library
         self._retriever = CoarseRetriever(library, self.config.coarse)
         self._catalog_cache = {}
+        self._catalog_source = None
         return True
 
     def _catalog(self, *, refresh: bool = False) -> dict[int, VideoRecord]:
         """Every indexed video by id ({} while nothing is indexed).
 
-        Reading the catalog costs a DuckDB open (tens of ms), so it is kept between queries and
-        re-read when FAISS returns a video it lacks (new videos), when older than
-        ``catalog_max_age_s`` (renamed files) or when it is empty. Removed videos need no re-read:
-        their vectors leave the index, so no hit can name them.
+        The store keeps the catalog in process and re-reads it only when videos were added,
+        removed or relinked (``Library.catalog``), so this costs no DuckDB open on an unchanged
+        library; the dict is rebuilt only when the store hands out a new snapshot. ``refresh``
+        forces a re-read (a shortlisted video vanished under a concurrent index run).
         """
         if not self._open_library() or self._library is None or self._library.identity is None:
             return {}
-        now = time.monotonic()
-        if refresh or not self._catalog_cache or now - self._catalog_read_at > self.config.catalog_max_age_s:
+        snapshot = self._library.catalog(refresh=refresh)
+        if snapshot is not self._catalog_source:
             identity = self._library.identity
-            self._catalog_cache = {v.id: _with_defaults(v, identity) for v in self._library.videos(status="indexed")}
-            self._catalog_read_at = now
+            self._catalog_cache = {v.id: _with_defaults(v, identity) for v in snapshot.videos}
+            self._catalog_source = snapshot
         return self._catalog_cache
 
     def _require_indexed(self, catalog: dict[int, VideoRecord]) -> EncoderIdentity:

@@ -142,17 +142,28 @@ def test_a_searcher_made_before_the_first_index_answers_once_videos_arrive(tmp_p
         assert searcher.status().videos_indexed == 1
 
 
-def test_catalog_is_read_once_across_queries(library_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_steady_state_queries_open_no_database_connection(library_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
     with Searcher(library_dir, grounding="none", device="cpu") as searcher:
-        assert searcher.library is not None
-        reads: list[object] = []
-        original = searcher.library.videos
-        monkeypatch.setattr(searcher.library, "videos", lambda **kw: reads.append(kw) or original(**kw))
+        assert searcher.library is not None and searcher.search("red").results  # warm: FAISS + catalog
+        opens: list[int] = []
+        inner = searcher.library._db.read
+
+        @contextmanager
+        def counted():  # type: ignore[no-untyped-def]
+            opens.append(1)
+            with inner() as conn:
+                yield conn
+
+        monkeypatch.setattr(searcher.library._db, "read", counted)
         for text in ("red", "cyan", "yellow"):
-            assert searcher.search(text).results
-        assert len(reads) == 1
-        searcher.search("red", path_glob="*park*")  # the glob is matched by the store
-        assert len(reads) == 2
+            response = searcher.search(text)
+            assert response.results and set(response.timings_ms) >= {"retrieve", "load", "ground", "rank"}
+        assert opens == []  # catalog from the store's snapshot, windows from the vector cache
+        assert searcher.search("red", path_glob="*park*").results  # the glob is matched by the store
+        assert len(opens) == 1
 
 
 def test_package_exports_the_api_lazily() -> None:
