@@ -8,7 +8,14 @@ does, times the coarse retrieval of each query: ``search_vectors`` with the quer
 grounding). The baseline in the same run is exact search (FAISS flat inner product over every
 stored vector) through the same shortlist code. ``recall`` is the share of the videos the exact
 shortlist holds that the fast shortlist also holds; ``rss_mb`` is the resident memory of the query
-process after the queries (``anon_mb``: without memory-mapped file pages).
+process after the queries (``anon_mb``: without memory-mapped file pages; ``peak_rss_mb``: its
+high-water mark).
+
+The same process then times the whole engine, ``Searcher.search_features`` with training-free
+grounding (everything ``vsearch query`` does after the text encoder): ``engine_p50_ms`` /
+``engine_p95_ms``, the per-stage p50s from ``SearchResponse.timings_ms`` (retrieve = FAISS +
+shortlist + windows, load = window embeddings, ground, rank) and the DuckDB connections opened per
+query (0 on an unchanged library: the catalog and the windows come from in-process caches).
 """
 
 from __future__ import annotations
@@ -71,6 +78,14 @@ class QueryBenchResult:
     clip_recall: float
     rss_mb: float
     anon_mb: float
+    peak_rss_mb: float
+    engine_p50_ms: float
+    engine_p95_ms: float
+    engine_retrieve_p50_ms: float
+    engine_load_p50_ms: float
+    engine_ground_p50_ms: float
+    engine_rank_p50_ms: float
+    engine_db_opens_per_query: float
     open_s: float
     write_s: float
     build_s: float
@@ -96,15 +111,18 @@ def shortlist(scores: np.ndarray, video_ids: np.ndarray, size: int) -> list[int]
 
 def _time_fast_path(directory: str, queries: np.ndarray, k: int, size: int, warmup: int,
                     config: QueryBenchConfig) -> dict[str, Any]:
-    """Runs in a fresh process: open read-only, time coarse retrieval per query."""
+    """Runs in a fresh process: open read-only, time coarse retrieval per query, then the engine."""
     import faiss
     import psutil
 
-    from indexer.library import Library
+    from search.searcher import SearchConfig, Searcher
 
     faiss.omp_set_num_threads(1)  # one query at a time: latency, not throughput
     started = time.perf_counter()
-    library = Library.open(Path(directory), readonly=True, config=config.store_config())
+    searcher = Searcher(Path(directory), grounding="none", device="cpu",
+                        config=SearchConfig(store=config.store_config()))
+    library = searcher.library
+    assert library is not None
     library.search_vectors(queries[:1], k)
     open_s = time.perf_counter() - started
     latencies, lists, hits = [], [], []
@@ -118,13 +136,49 @@ def _time_fast_path(directory: str, queries: np.ndarray, k: int, size: int, warm
             latencies.append(elapsed * 1000)
             lists.append(chosen)
             hits.append(ids[0].tolist())
+    engine = _time_engine(searcher, queries, warmup)
     stats = library.stats()
     rss_mb = psutil.Process().memory_info().rss / 2**20
     anon_mb = _anonymous_rss_mb()
     nprobe = library.vector_search_params().get("nprobe", 0)
-    library.close()
+    searcher.close()
     return {"nprobe": nprobe, "anon_mb": anon_mb, "latencies": latencies, "lists": lists, "hits": hits, "rss_mb": rss_mb, "open_s": open_s,
-            "index_type": stats.index_type, "vectors": stats.vectors}
+            "index_type": stats.index_type, "vectors": stats.vectors, "peak_rss_mb": _peak_rss_mb(), **engine}
+
+
+ENGINE_STAGES = ("retrieve", "load", "ground", "rank")
+
+
+def _time_engine(searcher: Any, queries: np.ndarray, warmup: int) -> dict[str, float]:
+    """Whole-engine latency per query (text encoder excluded) with per-stage p50s, in ms."""
+    from indexer.encoders.base import EncodedText
+
+    library = searcher.library
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {stage: [] for stage in ENGINE_STAGES}
+    opens = 0
+    for i, q in enumerate(np.concatenate([queries[:warmup], queries])):
+        features = EncodedText(tokens=q[None].copy(), pooled=q)
+        opens_before = library.db_opens
+        t0 = time.perf_counter()
+        response = searcher.search_features("synthetic", features)
+        elapsed = time.perf_counter() - t0
+        if i >= warmup:
+            opens += library.db_opens - opens_before
+            totals.append(elapsed * 1000)
+            for stage in ENGINE_STAGES:
+                stages[stage].append(response.timings_ms.get(stage, 0.0))
+    p50, p95 = np.percentile(totals, [50, 95])
+    return {"engine_p50_ms": float(p50), "engine_p95_ms": float(p95),
+            **{f"engine_{stage}_p50_ms": float(np.median(v)) for stage, v in stages.items()},
+            "engine_db_opens_per_query": opens / max(len(totals), 1)}
+
+
+def _peak_rss_mb() -> float:
+    """High-water mark of this process's resident memory (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _anonymous_rss_mb() -> float:
@@ -215,7 +269,12 @@ def run_query_benchmark(config: QueryBenchConfig, log: Any = print) -> QueryBenc
             shortlist_videos=config.shortlist_videos, p50_ms=round(float(p50), 3), p95_ms=round(float(p95), 3),
             exact_p50_ms=round(float(e50), 3), exact_p95_ms=round(float(e95), 3),
             speedup_p50=round(float(e50 / p50), 2), recall=round(recall, 4), clip_recall=round(clip_recall, 4),
-            rss_mb=round(float(fast["rss_mb"]), 1), anon_mb=round(float(fast["anon_mb"]), 1), open_s=round(float(fast["open_s"]), 2),
+            rss_mb=round(float(fast["rss_mb"]), 1), anon_mb=round(float(fast["anon_mb"]), 1),
+            peak_rss_mb=round(float(fast["peak_rss_mb"]), 1),
+            **{key: round(float(fast[key]), 3) for key in (
+                "engine_p50_ms", "engine_p95_ms", "engine_db_opens_per_query",
+                *(f"engine_{stage}_p50_ms" for stage in ENGINE_STAGES))},
+            open_s=round(float(fast["open_s"]), 2),
             write_s=round(write_s, 1), build_s=round(build_s, 1),
             date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         )
@@ -277,6 +336,13 @@ def _print_table(result: QueryBenchResult) -> None:
     table.add_row(f"recall (top {result.shortlist_videos} videos)", f"{result.recall:.3f}", "1.000",
                   f"{result.recall:.3f}")
     table.add_row(f"clip recall (top {result.k} clips)", f"{result.clip_recall:.3f}", "1.000", "")
-    table.add_row("rss MB (query process; anonymous)", f"{result.rss_mb:.0f} ({result.anon_mb:.0f})", "", "")
+    table.add_row("engine p50 / p95 ms (search_features)", f"{result.engine_p50_ms:.2f} / {result.engine_p95_ms:.2f}",
+                  "", f"{result.exact_p50_ms / result.engine_p50_ms:.1f}x exact FAISS p50")
+    table.add_row("engine stage p50 ms: retrieve / load / ground / rank",
+                  f"{result.engine_retrieve_p50_ms:.2f} / {result.engine_load_p50_ms:.2f} / "
+                  f"{result.engine_ground_p50_ms:.2f} / {result.engine_rank_p50_ms:.2f}", "", "")
+    table.add_row("engine DuckDB opens per query", f"{result.engine_db_opens_per_query:.2f}", "", "")
+    table.add_row("rss MB (query process; anonymous; peak)",
+                  f"{result.rss_mb:.0f} ({result.anon_mb:.0f}; {result.peak_rss_mb:.0f})", "", "")
     table.add_row("open s / write s / build s", f"{result.open_s} / {result.write_s} / {result.build_s}", "", "")
     Console().print(table)

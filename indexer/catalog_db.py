@@ -62,6 +62,7 @@ class CatalogDB:
         self.retry = retry or RetryPolicy()
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self.opens = 0   # connections opened so far (benchmarks report DuckDB opens per query)
 
     @property
     def engine(self) -> Engine:
@@ -74,6 +75,7 @@ class CatalogDB:
         return self._engine
 
     def _connect(self) -> Connection:
+        self.opens += 1
         deadline = time.monotonic() + self.retry.total_s
         delay = self.retry.first_delay_s
         while True:

@@ -130,6 +130,11 @@ class Library:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @property
+    def db_opens(self) -> int:
+        """DuckDB connections this Library has opened so far (benchmarks: opens per query)."""
+        return self._db.opens
+
     # ----------------------------------------------------------------- vectors
     def _vectors(self) -> VectorStore | None:
         """The FAISS side, loaded (and caught up) on first use; None before an encoder is bound."""

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from indexer.encoders.base import Encoder, TextFeatures
     from indexer.encoders.registry import EncoderIdentity
     from indexer.library import Library, LibraryStats, VideoRecord
+    from indexer.vector_store import StoreConfig
 
 __all__ = [
     "EmptyLibraryError", "EmptyQueryError", "GroundingMismatchError", "Moment", "SearchConfig",
@@ -65,6 +66,7 @@ class SearchConfig:
     training_free: TrainingFreeConfig = field(default_factory=TrainingFreeConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
     model_top_k: int = 10   # spans a grounding checkpoint proposes per window
+    store: StoreConfig | None = None   # the library's store knobs (None = defaults; benchmarks override)
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,7 @@ class Searcher:
             return True
         if not (self.directory / DATABASE_FILE).exists():
             return False
-        library = Library.open(self.directory, readonly=True)
+        library = Library.open(self.directory, readonly=True, config=self.config.store)
         if self._library is not None:
             self._library.close()
         self._library = library

@@ -34,6 +34,12 @@ def test_query_benchmark_small_run(tmp_path: Path) -> None:
     assert result.recall == 1.0 and result.clip_recall == 1.0  # flat is exact
     assert result.p50_ms > 0 and result.p95_ms >= result.p50_ms and result.exact_p50_ms > 0
     assert result.rss_mb > 50 and 0 < result.anon_mb <= result.rss_mb and result.build_s >= 0
+    assert result.peak_rss_mb >= result.rss_mb
+    stages = (result.engine_retrieve_p50_ms, result.engine_load_p50_ms, result.engine_ground_p50_ms,
+              result.engine_rank_p50_ms)
+    assert all(t > 0 for t in stages) and result.engine_p95_ms >= result.engine_p50_ms > 0
+    assert result.engine_p50_ms >= result.engine_retrieve_p50_ms  # the whole engine includes its stages
+    assert result.engine_db_opens_per_query == 0  # catalog snapshot + vector cache: no DuckDB per query
     assert list(tmp_path.iterdir()) == []  # the synthetic library is removed afterwards
 
 
@@ -45,7 +51,9 @@ def test_bench_query_command_prints_json(monkeypatch, tmp_path: Path) -> None:
         return bench_query.QueryBenchResult(
             clips=config.clips, dim=config.dim, videos=7, index_type="ivf_flat", nprobe=128, k=128, shortlist_videos=20,
             p50_ms=1.0, p95_ms=2.0, exact_p50_ms=10.0, exact_p95_ms=12.0, speedup_p50=10.0, recall=0.99,
-            clip_recall=0.9, rss_mb=100.0, anon_mb=90.0, open_s=0.1, write_s=1.0, build_s=2.0, date="today")
+            clip_recall=0.9, rss_mb=100.0, anon_mb=90.0, peak_rss_mb=120.0, engine_p50_ms=5.0, engine_p95_ms=8.0,
+            engine_retrieve_p50_ms=2.0, engine_load_p50_ms=0.5, engine_ground_p50_ms=2.0, engine_rank_p50_ms=0.5,
+            engine_db_opens_per_query=0.0, open_s=0.1, write_s=1.0, build_s=2.0, date="today")
 
     monkeypatch.setattr(bench_query, "run_query_benchmark", fake_run)
     app = typer.Typer()
@@ -54,7 +62,8 @@ def test_bench_query_command_prints_json(monkeypatch, tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["query", "--clips", "2000", "--dim", "64", "--json"])
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
-    for key in ("clips", "p50_ms", "p95_ms", "exact_p50_ms", "recall", "rss_mb", "index_type", "build_s"):
+    for key in ("clips", "p50_ms", "p95_ms", "exact_p50_ms", "recall", "rss_mb", "index_type", "build_s",
+                "engine_p50_ms", "engine_p95_ms", "engine_load_p50_ms", "peak_rss_mb"):
         assert key in payload
     assert payload["clips"] == 2000 and seen["config"].dim == 64
 
