@@ -175,10 +175,18 @@ def _time_engine(searcher: Any, queries: np.ndarray, warmup: int) -> dict[str, f
 
 
 def _peak_rss_mb() -> float:
-    """High-water mark of this process's resident memory (Linux reports ru_maxrss in KiB)."""
-    import resource
+    """High-water mark of this process's resident memory (``VmHWM``), -1 where /proc is unavailable.
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Not ``ru_maxrss``: Linux carries that across ``exec`` from the forking parent, so a spawned
+    worker would report the benchmark parent's peak (the library build) instead of its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return -1.0
 
 
 def _anonymous_rss_mb() -> float:
