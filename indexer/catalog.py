@@ -118,5 +118,5 @@ META_UUID = "library_uuid"
 META_NEXT_CLIP_ID = "next_clip_id"
 META_NEXT_VIDEO_ID = "next_video_id"
 META_TOMBSTONE_SEQ = "tombstone_seq"
-META_CATALOG_SEQ = "catalog_seq"   # bumped by relinks (absent = 0)
+META_CATALOG_SEQ = "catalog_seq"   # bumped by every change of the videos table (absent = 0)
 META_ENCODER_KEYS = ("encoder_spec", "encoder_name", "encoder_model_id", "dim", "clip_seconds")

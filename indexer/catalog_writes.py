@@ -74,6 +74,7 @@ def insert_videos(conn: Connection, videos: list[tuple[NewVideo, np.ndarray, np.
     insert_clips(conn, blocks)
     set_meta(conn, C.META_NEXT_VIDEO_ID, next_video + len(videos))
     set_meta(conn, C.META_NEXT_CLIP_ID, first)
+    bump_catalog_seq(conn)
     return ids, changes
 
 
@@ -110,6 +111,7 @@ def delete_video(conn: Connection, video_id: int) -> list[VectorChange]:
     if row is None:
         raise LibraryError(f"no video with id {video_id}")
     conn.execute(delete(C.videos).where(C.videos.c.id == video_id))
+    bump_catalog_seq(conn)
     if row[0] is None or not row[1]:
         return []
     first, end = int(row[0]), int(row[0]) + int(row[1])
@@ -132,10 +134,7 @@ def relink_video(conn: Connection, video_id: int, path: str, size: int, mtime: f
         path=path, size=size, mtime=mtime, updated_at=now()))
     if result.rowcount == 0:
         raise LibraryError(f"no video with id {video_id}")
-    # A relink moves no clip id, so readers' catalog caches key on this counter as well as the watermark.
-    seq = int(get_meta(conn, C.META_CATALOG_SEQ) or 0) + 1
-    conn.execute(delete(C.library_meta).where(C.library_meta.c.key == C.META_CATALOG_SEQ))
-    conn.execute(C.library_meta.insert().values(key=C.META_CATALOG_SEQ, value=str(seq)))
+    bump_catalog_seq(conn)
     return changes
 
 
@@ -152,7 +151,19 @@ def insert_failure(conn: Connection, path: str, size: int | None, mtime: float |
         id=video_id, path=path, size=size, mtime=mtime, clip_count=0, status="failed", error=reason,
         encoder=encoder, created_at=stamp, updated_at=stamp))
     set_meta(conn, C.META_NEXT_VIDEO_ID, video_id + 1)
+    bump_catalog_seq(conn)
     return changes
+
+
+def bump_catalog_seq(conn: Connection) -> None:
+    """Count one more change of the ``videos`` table (in the writing transaction).
+
+    Readers key their in-process catalog on this counter: relinks, failures and videos without
+    clips change the catalog without moving the vector watermark.
+    """
+    seq = int(get_meta(conn, C.META_CATALOG_SEQ) or 0) + 1
+    conn.execute(delete(C.library_meta).where(C.library_meta.c.key == C.META_CATALOG_SEQ))
+    conn.execute(C.library_meta.insert().values(key=C.META_CATALOG_SEQ, value=str(seq)))
 
 
 def get_meta(conn: Connection, key: str) -> str | None:

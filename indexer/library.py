@@ -6,7 +6,7 @@ Layout of a library directory: ``library.duckdb`` (catalog, see :mod:`indexer.ca
 
 Concurrency: no DuckDB connection outlives one call; reads retry briefly while another process
 holds the file. The indexed-video catalog is cached in process (:class:`CatalogSnapshot`) and
-re-read only when the vector watermark (adds, removals) or the relink counter moves, and grounding
+re-read only when the catalog's change counter moves, and grounding
 windows are sliced from the memory-mapped ``vectors.f16``, so a query on an unchanged library
 opens no DuckDB connection at all. A writable open takes the writer lock when it is free; without it the library can
 still read and change settings but refuses vector writes.
@@ -224,9 +224,10 @@ class Library:
     def catalog(self, *, refresh: bool = False) -> CatalogSnapshot:
         """The indexed videos, re-read from DuckDB only when the catalog changed (or ``refresh``).
 
-        The snapshot is keyed on the vector watermark (which moves with every add and removal) and
-        the relink counter; readers re-check them at most once per ``refresh_interval_s`` and
-        only open DuckDB for that when its files changed. The same object is returned while
+        The snapshot is keyed on the vector watermark and the catalog's change counter (bumped in
+        every transaction that changes the ``videos`` table: adds, removals, relinks, failures);
+        readers re-check them at most once per ``refresh_interval_s`` and only open DuckDB for
+        that when its files changed. The same object is returned while
         nothing changed, so callers may key their own derived caches on its identity.
         """
         # A writer's own writes move its watermark; it must not load FAISS just for this (bulk import).
@@ -355,6 +356,7 @@ class Library:
             self._require_writer(load_vectors=not defer_vectors)
             with self._db.write() as conn:
                 ids, changes = W.insert_videos(conn, prepared, self.identity.name)
+            self._snapshot = None
             if not defer_vectors:
                 self._replay(changes)
             return ids
@@ -373,7 +375,6 @@ class Library:
             self._require_writer()
             with self._db.write() as conn:
                 changes = W.relink_video(conn, int(video_id), path, size, mtime)
-            self._snapshot = None
             self._replay(changes)
 
     def record_failure(self, path: str, size: int | None, mtime: float | None, error: str) -> None:
@@ -387,7 +388,9 @@ class Library:
             self._replay(changes)
 
     def _replay(self, changes: list[W.VectorChange]) -> None:
-        """Apply committed catalog changes to FAISS, in commit order."""
+        """Apply committed catalog changes to FAISS, in commit order (and drop this process's
+        catalog snapshot: a writer does not re-read the change counter)."""
+        self._snapshot = None
         store = self._store
         if store is None:
             return

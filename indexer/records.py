@@ -87,7 +87,7 @@ class ClipMap:
 class CatalogSnapshot:
     """The indexed videos as of one catalog state, kept in process between queries.
 
-    ``stamp`` identifies the state (vector watermark + relink counter; None = never reuse);
+    ``stamp`` identifies the state (vector watermark + catalog change counter; None = never reuse);
     ``videos`` ordered by path; ``by_id`` the same records by video id (read-only);
     ``blocks`` video id -> (first clip id, clip count); ``clip_map`` locates clip ids.
     """

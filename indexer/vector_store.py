@@ -76,7 +76,7 @@ def read_token(conn: Connection) -> tuple[Watermark, int]:
 
 
 def read_catalog_seq(conn: Connection) -> int:
-    """How many relinks (path changes that move no clip id) the catalog has seen; 0 when never."""
+    """How many changes of the ``videos`` table were committed (0 before the first)."""
     value = conn.execute(text("SELECT value FROM library_meta WHERE key = :k"),
                          {"k": META_CATALOG_SEQ}).scalar_one_or_none()
     return int(value or 0)
@@ -137,7 +137,7 @@ class VectorStore:
         self.cache = VectorCache(directory, dim, writable=writer)
         self.index: VectorIndex | None = None
         self.watermark: Watermark | None = None
-        self.catalog_seq = 0   # relinks seen at the last catch-up (see read_catalog_seq)
+        self.catalog_seq = 0   # catalog changes seen at the last catch-up (see read_catalog_seq)
         self._db_stamp: tuple[tuple[int, int], ...] | None = None
         self._lock = threading.RLock()
         self._state_mtime = 0.0

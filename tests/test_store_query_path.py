@@ -102,8 +102,12 @@ def test_snapshot_follows_removals_and_relinks(writer: Library) -> None:
         with pytest.raises(LibraryError, match="no indexed video"):
             reader.clip_embeddings([(before["/videos/v1.mp4"], 0, 4)])
 
-        writer.relink_video(after["/moved/v0.mp4"], "/again/v0.mp4", 112, 3.0)  # a relink alone moves no id
+        # Neither a relink alone nor a video without clips moves the vector watermark.
+        writer.relink_video(after["/moved/v0.mp4"], "/again/v0.mp4", 112, 3.0)
         assert "/again/v0.mp4" in {v.path for v in reader.videos()}
+        add(writer, "still.mp4", np.empty((0, DIM), np.float32))
+        assert "/videos/still.mp4" in {v.path for v in reader.videos()}
+        assert "/videos/still.mp4" in {v.path for v in writer.videos()}
 
 
 def test_windows_come_from_the_cache_and_unvouched_clips_from_duckdb(writer: Library) -> None:
