@@ -5,13 +5,14 @@ Pipeline of :meth:`Searcher.search` (each stage is its own module):
 1. encode the query with the library's encoder (pooled vector + token features; an over-long
    query is truncated by the encoder and reported in ``SearchResponse.warnings``);
 2. :mod:`search.coarse_retrieval`: FAISS top-k clips -> shortlisted videos -> candidate windows;
-3. load the windows' clip embeddings from the library in one round trip and ground all windows in
-   one batch: a trained checkpoint (``grounding.predictor.Grounder``) when one is configured,
+3. load the windows' clip embeddings (slices of the store's memory-mapped vector cache) and ground
+   all windows in one batch: a trained checkpoint (``grounding.predictor.Grounder``) when one is configured,
    otherwise :mod:`search.training_free`;
 4. :mod:`search.ranking`: absolute seconds, seam merging, one combined score, per-video cap.
 
 The CLI (``vsearch query``) and the TUI are thin layers over this class. A ``Searcher`` keeps the
-library open read-only (DuckDB is opened per operation, so ``vsearch index`` can write meanwhile)
+library open read-only (DuckDB is opened per operation, so ``vsearch index`` can write meanwhile;
+on an unchanged library a query opens none: the store caches the catalog in process)
 and loads the encoder and grounding model lazily on the first query; calls must not overlap.
 """
 
