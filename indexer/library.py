@@ -18,9 +18,9 @@ transaction and only then touches FAISS, which any later open catches up from Du
 from __future__ import annotations
 
 import threading
-from types import MappingProxyType
 from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np

@@ -20,7 +20,7 @@ from indexer.vector_store import StoreConfig
 DIM = 16
 IDENTITY = EncoderIdentity(spec="tiny", name="tiny", model_id="tiny-random-v1", dim=DIM, clip_seconds=2.0)
 EAGER = StoreConfig(refresh_interval_s=0.0)  # readers re-check the library before every call
-F16 = dict(rtol=0.0, atol=2.0**-11)
+F16 = {"rtol": 0.0, "atol": 2.0**-11}
 
 
 def unit(rng: np.random.Generator, n: int) -> np.ndarray:
