@@ -38,7 +38,7 @@ from indexer.vector_store import StoreConfig, VectorStore
 from indexer.writer_lock import WriterLock, run_in_progress
 
 __all__ = ["Library", "LibraryStats", "VideoRecord", "NewVideo", "LibraryError", "EncoderMismatchError",
-           "LibraryBusyError", "StoreConfig"]
+           "LibraryBusyError", "StoreConfig", "CatalogSnapshot"]
 
 VideoBatch = Sequence[tuple[NewVideo, np.ndarray, np.ndarray]]
 
