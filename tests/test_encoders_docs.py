@@ -1,4 +1,4 @@
-"""The example plug-in printed in docs/readme/encoders.md works as documented (docs cannot drift)."""
+"""The example plug-in printed in README.md (Encoders) works as documented (docs cannot drift)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from indexer.encoders.base import Encoder
 from indexer.videogen import Segment, write_video
 from vsearch.cli import app
 
-README = Path(__file__).resolve().parents[1] / "docs" / "readme" / "encoders.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture()

@@ -27,7 +27,9 @@ from grounding.data.dataset import (
 from grounding.data.features import FeatureConfig, FeatureError, FeatureStore, add_temporal_endpoints
 from grounding.data.synthetic import make_synthetic_dataset
 
-DATA = Path("/work/shared/data")
+from tests.shared_data import SHARED_DATA
+
+DATA = SHARED_DATA
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared annotation files not available")
 
 

@@ -15,7 +15,9 @@ from grounding.eval import highlight, moment_retrieval
 from grounding.eval.official_order import compact_left, rowwise_reduce
 from grounding.eval.windows import MAP_THRESHOLDS
 
-QVH = Path("/work/shared/data/qvhighlights")
+from tests.shared_data import SHARED_DATA
+
+QVH = SHARED_DATA / "qvhighlights"
 needs_data = pytest.mark.skipif(not QVH.is_dir(), reason="shared annotation files not available")
 
 # (predictions, ground truth, official metrics, extended = CG-DETR's R1@0.3 + mIoU keys)

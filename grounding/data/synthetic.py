@@ -19,7 +19,7 @@ baseline has some signal but not all of it):
 
 The defaults are tuned so that a small model learns the saliency part in a few CPU epochs while the
 training-free cosine baseline stays clearly behind (the function words add structured noise to its
-scores); docs/readme/grounding-data.md has the measured numbers.
+scores); the README (Grounding data and evaluation) has the measured numbers.
 """
 
 from __future__ import annotations
