@@ -22,6 +22,7 @@ the videos in flight; a second Ctrl-C aborts at once (nothing partial is stored 
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -137,9 +138,12 @@ def _resolve_encoder_choice(options: IndexOptions, identity: Any) -> tuple[str, 
     from indexer.library import EncoderMismatchError
 
     spec = options.encoder or (identity.spec if identity else default_encoder_spec(options.device))
-    clip_seconds = float(options.clip_seconds or (identity.clip_seconds if identity else DEFAULT_CLIP_SECONDS))
-    if clip_seconds <= 0:
-        raise ValueError(f"clip seconds must be positive, got {clip_seconds:g}")
+    if options.clip_seconds is not None:  # an explicit 0 must be rejected, not read as "unset"
+        clip_seconds = float(options.clip_seconds)
+    else:
+        clip_seconds = float(identity.clip_seconds if identity else DEFAULT_CLIP_SECONDS)
+    if not (math.isfinite(clip_seconds) and clip_seconds > 0):
+        raise ValueError(f"clip seconds must be positive and finite, got {clip_seconds:g}")
     if identity is not None and clip_seconds != float(identity.clip_seconds):
         raise EncoderMismatchError(
             f"library is bound to {identity.clip_seconds:g} s clips, not {clip_seconds:g} s; "

@@ -144,14 +144,19 @@ def read_jsonl(path: Path | str) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise AnnotationError(f"{path}: no such file")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise AnnotationError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    # Text mode decodes in blocks, so a bad byte cannot be pinned to a line: check the bytes first.
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AnnotationError(f"{path}: not UTF-8 text (a binary file?)") from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AnnotationError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
 
 
 def load_annotations(path: Path | str, *, clip_seconds: float = 2.0) -> list[Annotation]:

@@ -52,15 +52,18 @@ def read_predictions(path: Path | str) -> tuple[list[dict], list[int]]:
     if not path.is_file():
         raise PredictionError(f"{path}: no such file")
     rows, lines = [], []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise PredictionError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            lines.append(number)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise PredictionError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                lines.append(number)
+    except UnicodeDecodeError:
+        raise PredictionError(f"{path}: not UTF-8 text (a binary file?)") from None
     if not rows:
         raise PredictionError(f"{path}: no predictions")
     return rows, lines
