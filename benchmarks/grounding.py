@@ -174,6 +174,8 @@ def register(bench_app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from benchmarks.ratio import speed_ratio_text
+
         table = Table(title=f"vsearch bench grounding: {result.model} ({result.preset}), {result.windows} windows x "
                             f"{result.clips_per_window} clips, {result.tokens} tokens, {result.precision}, {result.device} x{result.threads} ({result.date})")
         table.add_column("figure")
@@ -181,9 +183,9 @@ def register(bench_app: typer.Typer) -> None:
         table.add_column("baseline (same run)", justify="right")
         table.add_column("ratio", justify="right")
         table.add_row(f"p50 ms / query, batched, {result.precision}", f"{result.p50_ms:.2f}",
-                      f"{result.loop_p50_ms:.2f} one call per window", f"{result.speedup_p50:.2f}x faster")
+                      f"{result.loop_p50_ms:.2f} one call per window", speed_ratio_text(result.speedup_p50, 2))
         table.add_row("p50 ms / query, bf16 vs fp32", f"{result.bf16_p50_ms:.2f}", f"{result.fp32_p50_ms:.2f}",
-                      f"{result.bf16_speedup:.2f}x faster")
+                      speed_ratio_text(result.bf16_speedup, 2))
         table.add_row(f"p95 ms / query, {result.precision}", f"{result.p95_ms:.2f}", "", "")
         table.add_row("windows / s", f"{result.windows_per_s:.0f}", "", "")
         table.add_row("GFLOP / query; achieved GFLOP/s (fp32)", f"{result.gflop_per_query:.2f}",

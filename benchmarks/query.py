@@ -331,6 +331,8 @@ def _print_table(result: QueryBenchResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from benchmarks.ratio import speed_ratio_text
+
     table = Table(title=f"vsearch bench query: {result.clips:,} clips, dim {result.dim} ({result.date})")
     table.add_column("figure")
     table.add_column("fast path", justify="right")
@@ -338,9 +340,9 @@ def _print_table(result: QueryBenchResult) -> None:
     table.add_column("ratio", justify="right")
     table.add_row("index", f"{result.index_type} (nprobe {result.nprobe})" if result.nprobe else result.index_type,
                   "flat", "")
-    table.add_row("p50 ms", f"{result.p50_ms:.2f}", f"{result.exact_p50_ms:.2f}", f"{result.speedup_p50:.1f}x faster")
+    table.add_row("p50 ms", f"{result.p50_ms:.2f}", f"{result.exact_p50_ms:.2f}", speed_ratio_text(result.speedup_p50))
     table.add_row("p95 ms", f"{result.p95_ms:.2f}", f"{result.exact_p95_ms:.2f}",
-                  f"{result.exact_p95_ms / result.p95_ms:.1f}x faster")
+                  speed_ratio_text(result.exact_p95_ms / result.p95_ms))
     table.add_row(f"recall (top {result.shortlist_videos} videos)", f"{result.recall:.3f}", "1.000",
                   f"{result.recall:.3f}")
     table.add_row(f"clip recall (top {result.k} clips)", f"{result.clip_recall:.3f}", "1.000", "")
