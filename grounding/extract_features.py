@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ class ExtractionSummary:
     seconds: float = 0.0
     missing: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    truncated_batches: int = 0  # text batches in which the encoder truncated a query over its token limit
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,7 +135,12 @@ def save_npz_atomic(path: Path, key: str, array: np.ndarray) -> None:
 
 def _bind_folder(folder: Path, meta: dict[str, Any]) -> None:
     """Create ``folder`` and record ``meta``; refuse a folder holding features of another encoder."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ExtractionError(f"{folder} is a file, not a folder: choose an output folder") from None
+    except OSError as exc:
+        raise ExtractionError(f"cannot create output folder {folder}: {exc.strerror}") from None
     meta_path = folder / META_FILENAME
     if meta_path.is_file():
         try:
@@ -227,7 +234,17 @@ def extract_features(
     # Texts first: cheap, and a query's features do not depend on its video being readable.
     for start in range(0, len(todo_texts), batch_size):
         chunk = todo_texts[start:start + batch_size]
-        for query, feats in zip(chunk, encoder.encode_text([q.query for q in chunk]), strict=True):
+        # Long queries are truncated with a UserWarning per batch; on a dataset that is hundreds of
+        # warnings, so they are counted into the summary instead of printed one by one.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            encoded = encoder.encode_text([q.query for q in chunk])
+        for warning in caught:
+            if issubclass(warning.category, UserWarning) and str(warning.message).startswith("query longer than"):
+                summary.truncated_batches += 1
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        for query, feats in zip(chunk, encoded, strict=True):
             save_npz_atomic(Path(out_text) / f"qid{query.qid}.npz", TEXT_KEY, np.asarray(feats.tokens))
         summary.texts_written += len(chunk)
         progress.texts(len(chunk))

@@ -5,6 +5,7 @@ Every case here was a defect found by using vsearch as a user would; each test p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,45 @@ def test_eval_on_a_binary_file_is_one_line_error(which: str, tmp_path: Path) -> 
     assert code == 2, out + err
     assert f"{binary}: not UTF-8 text" in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in out + err
+
+
+@pytest.fixture()
+def dataset(tmp_path: Path) -> Path:
+    """A one-video grounding dataset whose second query is far over the tiny encoder's 32 tokens."""
+    root = tmp_path / "dataset"
+    (root / "videos").mkdir(parents=True)
+    write_video(root / "videos" / "v1.mp4", [Segment(2.0, (30, 30, 200))])
+    rows = [{"qid": 1, "query": "blue", "vid": "v1"}, {"qid": 2, "query": "blue " * 100, "vid": "v1"}]
+    (root / "ann.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def _extract(dataset: Path, out_video: Path, out_text: Path) -> tuple[int, str, str]:
+    return invoke("extract-features", "--annotations", str(dataset / "ann.jsonl"), "--videos",
+                  str(dataset / "videos"), "--out-video", str(out_video), "--out-text", str(out_text),
+                  "--encoder", "tiny")
+
+
+def test_extract_features_into_a_file_is_one_line_error(dataset: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    code, out, err = _extract(dataset, a_file, tmp_path / "text")
+    assert code == 2, out + err
+    assert f"{a_file} is a file, not a folder" in err and "Traceback" not in out + err
+
+
+def test_extract_features_reports_truncated_queries_once(dataset: Path, tmp_path: Path) -> None:
+    code, out, err = _extract(dataset, tmp_path / "video", tmp_path / "text")
+    assert code == 0, out + err
+    assert (tmp_path / "text" / "qid2.npz").is_file()
+    assert "UserWarning" not in err and "Token indices" not in err
+    assert err.count("truncated") == 1 and "warning: queries over tiny's token limit were truncated" in err
+
+
+def test_over_long_query_warns_once_without_transformers_log(folder: Path, tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib")
+    assert invoke("index", str(folder), "--library", lib, "--encoder", "tiny")[0] == 0
+    code, out, err = invoke("query", "red " * 200, "--library", lib, "--json")
+    assert code == 0, err
+    assert json.loads(out)["results"]
+    assert "Token indices" not in err and err.count("truncated for tiny") == 1

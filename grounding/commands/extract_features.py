@@ -109,6 +109,9 @@ def register(app: typer.Typer) -> None:
                    f"missing {len(summary.missing)}, failed {len(summary.failed)}; queries written "
                    f"{summary.texts_written}, kept {summary.texts_skipped}; {summary.clips} clips in "
                    f"{summary.seconds:.1f} s ({rate:.1f} clips/s)")
+        if summary.truncated_batches:
+            typer.echo(f"warning: queries over {model.name}'s token limit were truncated "
+                       f"(in {summary.truncated_batches} batch(es) of {batch_size})", err=True)
         if summary.missing:
             shown = ", ".join(summary.missing[:10]) + (" ..." if len(summary.missing) > 10 else "")
             typer.echo(f"no video file for {len(summary.missing)} vid(s): {shown}")

@@ -18,7 +18,8 @@ def tokenize(tokenizer: Any, texts: Sequence[str], *, max_length: int, name: str
     (the encoder contract: long queries are truncated with a warning, never rejected).
     """
     texts = list(texts)
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
+    # verbose=False: the over-length note is ours (below); transformers would log its own on top.
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=False, verbose=False)["input_ids"]]
     longest = max(lengths, default=0)
     if longest > max_length:
         warnings.warn(f"query longer than {max_length} tokens ({longest}); truncated for {name}", stacklevel=3)
