@@ -77,6 +77,9 @@ def query(
         normalise_query(text)
     except EmptyQueryError as exc:
         raise typer.BadParameter(str(exc), param_hint="'TEXT'") from None
+    choice = device.strip().lower()
+    if not (choice in ("auto", "cpu", "cuda") or (choice.startswith("cuda:") and choice[5:].isdigit())):
+        raise typer.BadParameter(f"unknown device {device!r}: use auto, cpu or cuda[:N]", param_hint="'--device'")
     if min_duration is not None and max_duration is not None and min_duration > max_duration:
         raise typer.BadParameter(f"{min_duration:g} is longer than --max-duration {max_duration:g}",
                                  param_hint="'--min-duration'")

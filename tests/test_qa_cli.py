@@ -92,3 +92,11 @@ def test_over_long_query_warns_once_without_transformers_log(folder: Path, tmp_p
     assert code == 0, err
     assert json.loads(out)["results"]
     assert "Token indices" not in err and err.count("truncated for tiny") == 1
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", ""])
+def test_query_with_a_malformed_device_is_a_usage_error(device: str, folder: Path, tmp_path: Path) -> None:
+    # `vsearch index --device tpu` exits 2 (bad option); `vsearch query` used to exit 1 for the same typo.
+    code, out, err = invoke("query", "red", "--library", str(tmp_path / "lib"), "--device", device)
+    assert code == 2, out + err
+    assert "unknown device" in err and "Traceback" not in out + err
