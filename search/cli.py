@@ -114,7 +114,9 @@ def response_json(response: SearchResponse) -> dict[str, Any]:
 
 def _empty_library(text: str, message: str, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps({"query": text.strip(), "results": [], "warnings": [message]}, ensure_ascii=False))
+        # Same keys as a normal answer, so scripts need no special case; nothing was grounded.
+        typer.echo(json.dumps({"query": text.strip(), "results": [], "warnings": [message], "grounding": None},
+                              ensure_ascii=False))
     typer.echo(message, err=True)
 
 

@@ -100,3 +100,9 @@ def test_query_with_a_malformed_device_is_a_usage_error(device: str, folder: Pat
     code, out, err = invoke("query", "red", "--library", str(tmp_path / "lib"), "--device", device)
     assert code == 2, out + err
     assert "unknown device" in err and "Traceback" not in out + err
+
+
+def test_query_json_on_a_missing_library_has_the_documented_keys(tmp_path: Path) -> None:
+    code, out, err = invoke("query", "red", "--library", str(tmp_path / "nowhere"), "--json")
+    assert code == 0, err
+    assert set(json.loads(out)) == {"query", "results", "warnings", "grounding"}
