@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
@@ -165,7 +166,10 @@ def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"no weights at {directory} (missing {WEIGHTS_FILE})")
-    missing, unexpected = load_model(model, weights, strict=False, device=str(device))
+    try:
+        missing, unexpected = load_model(model, weights, strict=False, device=str(device))
+    except SafetensorError as exc:  # truncated or not a safetensors file at all
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({exc})") from None
     if missing or unexpected:
         raise CheckpointError(
             f"{weights}: weights do not fit model {meta.model!r} (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"

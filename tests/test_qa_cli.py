@@ -106,3 +106,24 @@ def test_query_json_on_a_missing_library_has_the_documented_keys(tmp_path: Path)
     code, out, err = invoke("query", "red", "--library", str(tmp_path / "nowhere"), "--json")
     assert code == 0, err
     assert set(json.loads(out)) == {"query", "results", "warnings", "grounding"}
+
+
+def test_predict_with_truncated_weights_is_one_line_error(tmp_path: Path) -> None:
+    from grounding.checkpoint import CheckpointMeta, save_checkpoint
+    from grounding.config_tree import to_dict
+    from grounding.models import build_model, preset
+
+    config = preset("qd_detr", "tiny")
+    run = tmp_path / "run"
+    save_checkpoint(run, build_model("qd_detr", config),
+                    CheckpointMeta(model="qd_detr", config=to_dict(config), video_dim=32, text_dim=32,
+                                   clip_seconds=2.0))
+    weights = run / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
+    annotations = tmp_path / "val.jsonl"
+    annotations.write_text('{"qid": 1, "query": "q", "duration": 10, "vid": "v", "relevant_windows": [[0, 2]]}\n')
+    code, out, err = invoke("predict", "--checkpoint", str(run), "--annotations", str(annotations),
+                            "--video-features", str(tmp_path), "--text-features", str(tmp_path),
+                            "--out", str(tmp_path / "p.jsonl"))
+    assert code == 2, out + err
+    assert f"{weights}: not a readable safetensors file" in err and "Traceback" not in out + err
