@@ -127,3 +127,17 @@ def test_predict_with_truncated_weights_is_one_line_error(tmp_path: Path) -> Non
                             "--out", str(tmp_path / "p.jsonl"))
     assert code == 2, out + err
     assert f"{weights}: not a readable safetensors file" in err and "Traceback" not in out + err
+
+
+def test_train_refuses_to_overwrite_a_finished_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # any earlier run: its weights must survive a repeated command
+    (run / "model.safetensors").write_bytes(b"weights")
+    annotations = tmp_path / "a.jsonl"
+    annotations.write_text('{"qid": 1, "query": "q", "duration": 10, "vid": "v", "relevant_windows": [[0, 2]]}\n')
+    code, out, err = invoke("train", "--train", str(annotations), "--val", str(annotations), "--video-features",
+                            str(tmp_path), "--text-features", str(tmp_path), "--out", str(run))
+    assert code == 2, out + err
+    assert f"{run} already holds a training run: continue it with --resume" in err
+    assert (run / "model.safetensors").read_bytes() == b"weights"

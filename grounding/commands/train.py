@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         """Train a moment retrieval + highlight detection model; checkpoints go to --out."""
         import dataclasses
 
-        from grounding.checkpoint import LAST_DIR, CheckpointError, config_of, read_meta
+        from grounding.checkpoint import CONFIG_FILE, LAST_DIR, CheckpointError, config_of, read_meta
         from grounding.config_tree import ConfigError, load_json, override
         from grounding.data.annotations import AnnotationError
         from grounding.data.features import FeatureError
@@ -113,6 +113,9 @@ def register(app: typer.Typer) -> None:
                 model = model or DEFAULT_MODEL
                 if out is None:
                     _fail("--out is required: the run directory for checkpoints")
+                if (out / CONFIG_FILE).exists() or (out / LAST_DIR).exists():
+                    # A fresh run would overwrite the trained weights there, perhaps a library's grounding.
+                    _fail(f"{out} already holds a training run: continue it with --resume {out}, or choose another --out")
                 config = preset(model, preset_name)
                 if config_file is not None:
                     config = override(config, load_json(config_file), where=str(config_file))
