@@ -53,17 +53,32 @@ def _cosine_baseline(val_set: GroundingDataset) -> dict[str, float]:
     return evaluate_rows(rows, val_set.annotations)
 
 
-def test_qd_detr_learns_and_beats_the_training_free_baseline(tmp_path: Path) -> None:
+def test_label_loss_is_the_mean_over_all_queries_as_in_qd_detr() -> None:
+    """QD-DETR averages the class-weighted CE over every query, not over the sum of the class weights."""
+    from grounding.models.qd_detr import build_criterion
+
+    criterion = build_criterion(preset("qd_detr", "tiny"))
+    outputs = {"pred_logits": torch.zeros(2, 4, 2)}  # every query: CE = ln 2 for either class
+    indices = [(torch.tensor([1]), torch.tensor([0])), (torch.tensor([0, 3]), torch.tensor([1, 0]))]
+    # weights: 1 for the 3 matched queries, eos 0.1 for the other 5, divided by all 8 queries
+    expected = np.log(2) * (3 * 1.0 + 5 * 0.1) / 8
+    assert criterion.loss_label(outputs, None, indices).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_qd_detr_learns_and_beats_the_training_free_baseline_on_hd(tmp_path: Path) -> None:
     dataset = make_synthetic_dataset(tmp_path / "data", n_videos=160, seed=0)
     config = preset("qd_detr", "tiny")
     trainer = _trainer(dataset, config, tmp_path / "run")
     result = trainer.fit()
     baseline = _cosine_baseline(trainer.val_set)
     first, last = result.history[0], result.history[-1]
-    assert last["loss"] < 0.8 * first["loss"]
+    assert last["loss"] < 0.5 * first["loss"]
     assert last["HL-min-VeryGood-mAP"] > baseline["HL-min-VeryGood-mAP"] + 8
     assert last["HL-min-VeryGood-Hit1"] > baseline["HL-min-VeryGood-Hit1"] + 15
-    assert last["MR-full-mAP"] > first["MR-full-mAP"]
+    # MR: the span head learns (x3 over the first epoch) but does not reliably beat the cosine baseline
+    # at this budget: final val MR mAP is 34.7 / 12.6 / 27.7 for training seeds 2018 (the preset's) / 1 / 2
+    # against 27.6 (README, "Measured"), so asserting a win here would only pin a lucky seed.
+    assert last["MR-full-mAP"] > 3 * first["MR-full-mAP"]
     best = max(result.history, key=lambda r: r["MR-full-mAP"])
     assert read_meta(tmp_path / "run").metrics["MR-full-mAP"] == best["MR-full-mAP"] == result.best_metrics["MR-full-mAP"]
 
