@@ -296,7 +296,7 @@ def register(bench_app: typer.Typer) -> None:
         seconds_1080p: float = typer.Option(20.0, "--seconds-1080p", help="Length of each 1920x1080 video."),
         encoders: str = typer.Option("tiny,clip-b32-random", help="Comma-separated: tiny, clip-b32-random."),
         batch_size: int = typer.Option(32, "--batch-size", min=1),
-        long_minutes: float = typer.Option(0.0, "--long-minutes", help="Also index an N-minute video end to end."),
+        long_minutes: float = typer.Option(0.0, "--long-minutes", min=0, help="Also index an N-minute video end to end."),
         repeats: int = typer.Option(2, "--repeats", min=1, help="Runs per stage; the best is kept."),
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:

@@ -192,6 +192,9 @@ def config_set(
 ) -> None:
     """Store a setting in the library (used by every later query)."""
     _check_key(key)
+    if not value.strip():
+        raise typer.BadParameter(f"empty value; to go back to the default use `vsearch config unset {key}`",
+                                 param_hint="'VALUE'")
     from grounding.checkpoint import CheckpointError, read_meta
     from indexer.encoders.registry import ENCODER_PATH_SETTING, normalize_encoder_path
     from indexer.library import Library

@@ -141,3 +141,19 @@ def test_train_refuses_to_overwrite_a_finished_run(tmp_path: Path) -> None:
     assert code == 2, out + err
     assert f"{run} already holds a training run: continue it with --resume" in err
     assert (run / "model.safetensors").read_bytes() == b"weights"
+
+
+@pytest.mark.parametrize("key", ["grounding", "encoder_path"])
+def test_config_set_with_an_empty_value_is_a_usage_error(key: str, folder: Path, tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib")
+    assert invoke("index", str(folder), "--library", lib, "--encoder", "tiny")[0] == 0
+    code, out, err = invoke("config", "set", key, "  ", "--library", lib)
+    assert code == 2, out + err
+    assert f"vsearch config unset {key}" in err
+    code, out, _ = invoke("config", "get", key, "--library", lib, "--json")
+    assert code == 0 and json.loads(out) == {key: None}  # nothing was stored
+
+
+def test_bench_index_rejects_negative_long_minutes() -> None:
+    code, out, err = invoke("bench", "index", "--long-minutes", "-1")
+    assert code == 2 and "--long-minutes" in err
