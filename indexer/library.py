@@ -81,6 +81,8 @@ class Library:
                     raise LibraryError(f"library {directory} has an older schema; run `vsearch index` once to upgrade it")
                 identity = W.read_identity(conn)
         else:
+            if directory.exists() and not directory.is_dir():
+                raise LibraryError(f"--library {directory} is a file, not a library directory")
             try:
                 directory.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -157,3 +157,11 @@ def test_config_set_with_an_empty_value_is_a_usage_error(key: str, folder: Path,
 def test_bench_index_rejects_negative_long_minutes() -> None:
     code, out, err = invoke("bench", "index", "--long-minutes", "-1")
     assert code == 2 and "--long-minutes" in err
+
+
+def test_index_with_library_pointing_at_a_file_says_so(folder: Path) -> None:
+    not_a_dir = folder / "a.mp4"
+    code, out, err = invoke("index", str(folder), "--library", str(not_a_dir), "--encoder", "tiny")
+    assert code == 1, out + err
+    assert f"--library {not_a_dir} is a file, not a library directory" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in out + err
