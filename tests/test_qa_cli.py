@@ -165,3 +165,13 @@ def test_index_with_library_pointing_at_a_file_says_so(folder: Path) -> None:
     assert code == 1, out + err
     assert f"--library {not_a_dir} is a file, not a library directory" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("which", ["--predictions", "--annotations"])
+def test_eval_on_a_directory_says_it_is_one(which: str, tmp_path: Path) -> None:
+    text = tmp_path / "ok.jsonl"
+    text.write_text('{"qid": 1, "query": "q", "duration": 10, "vid": "v", "relevant_windows": [[0, 2]]}\n')
+    files = {"--predictions": str(text), "--annotations": str(text), which: str(tmp_path)}
+    code, out, err = invoke("eval", *[part for item in files.items() for part in item])
+    assert code == 2, out + err
+    assert f"{tmp_path}: is a directory, not a JSON Lines file" in err

@@ -143,7 +143,7 @@ def read_jsonl(path: Path | str) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for every non-blank line; bad JSON -> AnnotationError naming the line."""
     path = Path(path)
     if not path.is_file():
-        raise AnnotationError(f"{path}: no such file")
+        raise AnnotationError(f"{path}: " + ("is a directory, not a JSON Lines file" if path.is_dir() else "no such file"))
     # Text mode decodes in blocks, so a bad byte cannot be pinned to a line: check the bytes first.
     raw = path.read_bytes()
     try:

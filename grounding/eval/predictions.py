@@ -50,7 +50,7 @@ def read_predictions(path: Path | str) -> tuple[list[dict], list[int]]:
     """Rows of a JSON Lines prediction file and their 1-based line numbers."""
     path = Path(path)
     if not path.is_file():
-        raise PredictionError(f"{path}: no such file")
+        raise PredictionError(f"{path}: " + ("is a directory, not a JSON Lines file" if path.is_dir() else "no such file"))
     rows, lines = [], []
     try:
         with path.open(encoding="utf-8") as handle:
