@@ -175,3 +175,12 @@ def test_eval_on_a_directory_says_it_is_one(which: str, tmp_path: Path) -> None:
     code, out, err = invoke("eval", *[part for item in files.items() for part in item])
     assert code == 2, out + err
     assert f"{tmp_path}: is a directory, not a JSON Lines file" in err
+
+
+def test_predict_into_a_directory_is_one_line_error(tmp_path: Path) -> None:
+    annotations = tmp_path / "val.jsonl"
+    annotations.write_text('{"qid": 1, "query": "q", "duration": 10, "vid": "v", "relevant_windows": [[0, 2]]}\n')
+    code, out, err = invoke("predict", "--checkpoint", str(tmp_path), "--annotations", str(annotations),
+                            "--video-features", str(tmp_path), "--text-features", str(tmp_path), "--out", str(tmp_path))
+    assert code == 2, out + err
+    assert f"--out {tmp_path} is a directory" in err and "Traceback" not in out + err

@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
         from indexer.encoders.device import resolve_device
         from indexer.encoders.registry import EncoderLoadError
 
+        if out.is_dir():  # fail before the model runs, not after
+            _fail(f"--out {out} is a directory: give the prediction file's path, e.g. {out / 'preds.jsonl'}")
         try:
             torch_device = resolve_device(device)
             model, meta = load_checkpoint(checkpoint, device=torch_device)
@@ -57,7 +59,10 @@ def register(app: typer.Typer) -> None:
                                 encoder=feature_encoder_identity(video_features), source="these features")
             data = config_of(meta).data
             rows = predict_dataset(model, GroundingDataset(queries, store, data), batch_size=batch_size, device=torch_device)
-            write_jsonl(out, rows)
+            try:
+                write_jsonl(out, rows)
+            except OSError as exc:
+                _fail(f"cannot write {out}: {exc.strerror or exc}")
             metrics = evaluate_rows(rows, queries) if all(a.labelled for a in queries) else None
         except (AnnotationError, FeatureError, CheckpointError, PredictionError, EncoderLoadError, ValueError) as exc:
             _fail(str(exc))
