@@ -184,3 +184,23 @@ def test_predict_into_a_directory_is_one_line_error(tmp_path: Path) -> None:
                             "--video-features", str(tmp_path), "--text-features", str(tmp_path), "--out", str(tmp_path))
     assert code == 2, out + err
     assert f"--out {tmp_path} is a directory" in err and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("command, out_kind, message", [
+    ("train", "file", "is a file, not a run directory"),
+    ("ablation", "file", "is a file, not a directory for the runs"),
+    ("pseudo-label", "dir", "is a directory: give the JSONL file's path"),
+])
+def test_wrong_kind_of_out_path_is_one_line_error(command: str, out_kind: str, message: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir() if out_kind == "dir" else out.write_text("not a folder")
+    annotations = tmp_path / "a.jsonl"
+    annotations.write_text('{"qid": 1, "query": "q", "duration": 10, "vid": "v", "relevant_windows": [[0, 2]]}\n')
+    if command == "pseudo-label":
+        args = ["--captions", str(annotations), "--features", str(tmp_path), "--encoder", "tiny"]
+    else:
+        args = ["--train", str(annotations), "--val", str(annotations), "--video-features", str(tmp_path),
+                "--text-features", str(tmp_path)]
+    code, stdout, err = invoke(command, *args, "--out", str(out))
+    assert code == 2, stdout + err
+    assert f"--out {out} {message}" in err and "Traceback" not in stdout + err

@@ -55,6 +55,9 @@ def ablation(
     from grounding.trainer import FeatureSource
     from indexer.encoders.device import resolve_device
 
+    if out.exists() and not out.is_dir():
+        typer.echo(f"error: --out {out} is a file, not a directory for the runs", err=True)
+        raise typer.Exit(2)
     try:
         chosen = parse_rows(rows)
         base = model_preset("sg_detr", preset)

@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
         from grounding.pseudo_label import PseudoLabelConfig
         from indexer.encoders.registry import EncoderLoadError, load_encoder
 
+        if out.is_dir():  # fail before any encoding, not at the final rename
+            _fail(f"--out {out} is a directory: give the JSONL file's path, e.g. {out / 'intervid_mr.jsonl'}")
         try:
             config = PseudoLabelConfig(window_seconds=window_seconds, threshold_std=threshold_std,
                                        grade_std=grade_std, clip_seconds=clip_seconds)

@@ -113,6 +113,8 @@ def register(app: typer.Typer) -> None:
                 model = model or DEFAULT_MODEL
                 if out is None:
                     _fail("--out is required: the run directory for checkpoints")
+                if out.exists() and not out.is_dir():
+                    _fail(f"--out {out} is a file, not a run directory")
                 if (out / CONFIG_FILE).exists() or (out / LAST_DIR).exists():
                     # A fresh run would overwrite the trained weights there, perhaps a library's grounding.
                     _fail(f"{out} already holds a training run: continue it with --resume {out}, or choose another --out")
