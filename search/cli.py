@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 

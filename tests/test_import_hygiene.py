@@ -55,3 +55,14 @@ def test_help_lists_every_command() -> None:
     for command in ("index", "status", "reindex-vectors", "query", "config", "tui", "eval", "train",
                     "predict", "extract-features", "pseudo-label", "bench"):
         assert command in result.output, f"`vsearch --help` lacks {command}"
+
+
+def test_version_flag() -> None:
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from vsearch.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"vsearch {version('vsearch')}"

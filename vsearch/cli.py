@@ -21,6 +21,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"vsearch {version('vsearch')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("vsearch (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Local video search: index a library of videos, then find moments by describing them."""
+
+
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
