@@ -119,3 +119,15 @@ def test_label_loss_down_weights_no_moment() -> None:
     high = SetCriterion(matcher=HungarianMatcher(), weights={"label": 1}, eos_coef=1.0)(outputs, batch)["loss_label"]
     # matched queries are wrong (expensive), unmatched right: a smaller eos weight raises the weighted mean
     assert low > high
+
+
+@pytest.mark.parametrize("mean_over_queries", [False, True])
+def test_label_loss_normalisation(mean_over_queries: bool) -> None:
+    """DETR divides by the sum of the class weights; Moment-DETR / QD-DETR by the number of queries."""
+    criterion = SetCriterion(matcher=HungarianMatcher(), weights={"label": 1.0},
+                             label_mean_over_queries=mean_over_queries)
+    outputs = {"pred_logits": torch.zeros(1, 4, 2)}  # CE = ln 2 for every query and class
+    indices = [(torch.tensor([2]), torch.tensor([0]))]  # 1 matched (weight 1), 3 unmatched (eos 0.1)
+    weighted = math.log(2) * (1.0 + 3 * 0.1)
+    expected = weighted / 4 if mean_over_queries else weighted / (1.0 + 3 * 0.1)
+    assert criterion.loss_label(outputs, None, indices).item() == pytest.approx(expected, rel=1e-6)

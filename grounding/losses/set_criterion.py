@@ -66,6 +66,7 @@ class SetCriterion(nn.Module):
         saliency_margin: float = 0.2,
         rank_thresholds: Sequence[float] = QVHIGHLIGHTS_RANK_THRESHOLDS,
         rank_temperature: float = 0.5,
+        label_mean_over_queries: bool = False,
     ) -> None:
         super().__init__()
         unknown = [name for name in weights if not callable(getattr(self, f"loss_{name}", None))]
@@ -76,6 +77,7 @@ class SetCriterion(nn.Module):
         self.saliency_margin = saliency_margin
         self.rank_thresholds = tuple(rank_thresholds)
         self.rank_temperature = rank_temperature
+        self.label_mean_over_queries = label_mean_over_queries
         class_weight = torch.ones(2)
         class_weight[1 - FOREGROUND] = eos_coef
         self.register_buffer("class_weight", class_weight, persistent=False)
@@ -83,11 +85,20 @@ class SetCriterion(nn.Module):
     # ----- set losses (computed for the final and every auxiliary layer) -----
 
     def loss_label(self, outputs: Mapping[str, Any], batch: Any, indices: Indices) -> Tensor:
-        """Weighted 2-way cross-entropy: matched queries -> moment, the others -> no moment."""
+        """Weighted 2-way cross-entropy: matched queries -> moment, the others -> no moment.
+
+        Normalised like DETR by the sum of the class weights (``F.cross_entropy``'s weighted mean), or
+        with ``label_mean_over_queries`` by the number of queries ``B x Q`` as Moment-DETR / QD-DETR do.
+        With ``m`` of ``Q`` queries matched and ``eos_coef`` 0.1 the first denominator is
+        ``m + 0.1 (Q - m)``: about 2 instead of 10 for 10 queries, a ~5x heavier label loss.
+        """
         logits = outputs["pred_logits"]  # (B, Q, 2)
         target = torch.full(logits.shape[:2], 1 - FOREGROUND, dtype=torch.int64, device=logits.device)
         target[self._matched(indices, logits.device)] = FOREGROUND
-        return F.cross_entropy(logits.transpose(1, 2), target, weight=self.class_weight.to(logits.dtype))
+        weight = self.class_weight.to(logits.dtype)
+        if self.label_mean_over_queries:
+            return F.cross_entropy(logits.transpose(1, 2), target, weight=weight, reduction="none").mean()
+        return F.cross_entropy(logits.transpose(1, 2), target, weight=weight)
 
     def loss_span(self, outputs: Mapping[str, Any], batch: Any, indices: Indices) -> Tensor:
         """L1 between matched (center, width) spans, mean over spans and coordinates."""
