@@ -98,24 +98,22 @@ def generate_video(path: Path, codec: str, size: tuple[int, int], seconds: float
     """Write a video of panning textures with a moving block and a scene cut every 10 s."""
     from fractions import Fraction
 
-    import av
     import numpy as np
+
+    from indexer.videogen import encode_frames
 
     width, height = size
     rng = np.random.default_rng(seed)
     codec_name, _ = CODECS[codec]
-    tmp = path.with_suffix(".part" + path.suffix)
-    with av.open(str(tmp), mode="w") as out:  # container from the suffix
-        stream = out.add_stream(codec_name, rate=Fraction(fps).limit_denominator(1000))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        gop = str(max(1, int(round(gop_seconds * fps))))
-        stream.options = {"libx264": {"preset": "veryfast", "g": gop},
-                          "libx265": {"preset": "ultrafast", "g": gop},
-                          "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "g": gop, "b": "1M"},
-                          "mpeg4": {"g": gop, "b": "2M"}}[codec_name]
+    gop = str(max(1, int(round(gop_seconds * fps))))
+    options = {"libx264": {"preset": "veryfast", "g": gop},
+               "libx265": {"preset": "ultrafast", "g": gop},
+               "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "g": gop, "b": "1M"},
+               "mpeg4": {"g": gop, "b": "2M"}}[codec_name]
+
+    def frames() -> Any:
         texture = _texture(rng, width, height)
-        n_frames = int(round(seconds * fps))
-        for i in range(n_frames):
+        for i in range(int(round(seconds * fps))):
             t = i / fps
             if i and i % int(10 * fps) == 0:
                 texture = _texture(rng, width, height)
@@ -124,12 +122,11 @@ def generate_video(path: Path, codec: str, size: tuple[int, int], seconds: float
             frame = texture[y: y + height, x: x + width].copy()
             bx = int((t * 0.2 % 1.0) * (width - width // 6))
             frame[height // 3: height // 3 + height // 6, bx: bx + width // 6] = (250, 250, 250)
-            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            video_frame.pts = i
-            for packet in stream.encode(video_frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+            yield t * 1000, frame
+
+    tmp = path.with_suffix(".part" + path.suffix)
+    encode_frames(tmp, frames(), codec=codec_name, size=size, rate=Fraction(fps).limit_denominator(1000),
+                  options=options, exact_pts=False)
     tmp.replace(path)
     return path
 

@@ -8,6 +8,7 @@ ffmpeg binary.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -79,40 +80,67 @@ def write_video(
     path = Path(path)
     codec = codec or CODEC_BY_SUFFIX.get(path.suffix.lower(), "libx264")
     width, height = size
-    time_base = Fraction(1, 1000)
-    with av.open(str(path), mode="w") as container:
-        rate = Fraction(fps).limit_denominator(1000)
-        stream = container.add_stream(codec, rate=rate * 2 if vfr else rate)
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
-        if codec in ("libx264",):
-            stream.options = {"preset": "ultrafast", "g": str(max(1, int(fps)))}
-        exact_pts = vfr or codec in ("libx264", "libvpx-vp9")
-        if exact_pts:
-            stream.time_base = time_base
-            stream.codec_context.time_base = time_base
-        if rotate:
-            # Same meaning as the legacy "rotate" tag (clockwise); the display matrix counts
-            # counter-clockwise, and current FFmpeg honours only the matrix.
-            stream.set_display_rotation(-rotate)
+    rate = Fraction(fps).limit_denominator(1000)
+
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
         index, t_ms = 0, 0.0
         for segment in segments:
             seg_end_ms = t_ms + segment.seconds * 1000
             while t_ms < seg_end_ms - 1e-6:
-                img = draw_frame(index, segment.color, width, height)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                if exact_pts:
-                    frame.pts = int(round(t_ms))
-                    frame.time_base = time_base
-                else:
-                    frame.pts = index
-                for packet in stream.encode(frame):
-                    container.mux(packet)
+                yield t_ms, draw_frame(index, segment.color, width, height)
                 step_ms = 1000.0 / fps
                 if vfr and int(t_ms // 1000) % 2 == 1:
                     step_ms /= 2
                 t_ms += step_ms
                 index += 1
+
+    options = {"preset": "ultrafast", "g": str(max(1, int(fps)))} if codec == "libx264" else None
+    # Same meaning as the legacy "rotate" tag (clockwise); the display matrix counts
+    # counter-clockwise, and current FFmpeg honours only the matrix.
+    return encode_frames(path, frames(), codec=codec, size=size, rate=rate * 2 if vfr else rate,
+                         options=options, exact_pts=vfr or codec in ("libx264", "libvpx-vp9"),
+                         display_rotation=-rotate if rotate else 0)
+
+
+def encode_frames(
+    path: str | Path,
+    frames: Iterable[tuple[float, np.ndarray]],
+    *,
+    codec: str,
+    size: tuple[int, int],
+    rate: Fraction,
+    options: dict[str, str] | None = None,
+    exact_pts: bool = True,
+    display_rotation: int = 0,
+) -> Path:
+    """Encode ``(time_ms, uint8 RGB (height, width, 3))`` frames to ``path`` (container from the suffix).
+
+    ``exact_pts``: each frame is stamped with its ``time_ms`` on a 1/1000 time base (VFR, start
+    offsets); otherwise frames are numbered at ``rate`` and the times are ignored (codecs and
+    containers that want a fixed frame rate). ``display_rotation``: counter-clockwise degrees stored
+    in the display matrix. ``size`` is (width, height), even numbers.
+    """
+    path = Path(path)
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        if options:
+            stream.options = options
+        if exact_pts:
+            stream.time_base = time_base
+            stream.codec_context.time_base = time_base
+        if display_rotation:
+            stream.set_display_rotation(display_rotation)
+        for index, (t_ms, image) in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if exact_pts:
+                frame.pts, frame.time_base = int(round(t_ms)), time_base
+            else:
+                frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return path

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from indexer.videogen import draw_frame
+from indexer.videogen import draw_frame, encode_frames
 
 
 def write_frames(
@@ -34,31 +34,14 @@ def write_frames(
     ``rotation``: counter-clockwise display rotation in degrees stored in the container.
     """
     width, height = size
-    tb = Fraction(1, 1000)
-    with av.open(str(path), mode="w") as container:
-        steps = np.diff(times_ms) if len(times_ms) > 1 else np.array([40])
-        stream = container.add_stream(codec, rate=Fraction(1000 / float(np.median(steps))).limit_denominator(1000))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = tb
-        stream.codec_context.time_base = tb
-        options = {}
-        if codec == "libx264":
-            options["preset"] = preset
-        if gop:
-            options["g"] = str(gop)
-            options["keyint_min"] = str(gop)
-            options["sc_threshold"] = "0"
-        stream.options = options
-        if rotation:
-            stream.set_display_rotation(rotation)
-        for index, t in enumerate(times_ms):
-            frame = av.VideoFrame.from_ndarray(draw_frame(index, color, width, height), format="rgb24")
-            frame.pts, frame.time_base = int(t), tb
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    steps = np.diff(times_ms) if len(times_ms) > 1 else np.array([40])
+    options = {"preset": preset} if codec == "libx264" else {}
+    if gop:
+        options.update(g=str(gop), keyint_min=str(gop), sc_threshold="0")
+    frames = ((t, draw_frame(index, color, width, height)) for index, t in enumerate(times_ms))
+    return encode_frames(path, frames, codec=codec, size=size,
+                         rate=Fraction(1000 / float(np.median(steps))).limit_denominator(1000),
+                         options=options, display_rotation=rotation)
 
 
 def cfr_times(seconds: float, fps: float, start_ms: int = 0) -> list[int]:
