@@ -15,13 +15,7 @@ bench_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``vsearch bench ...`` to ``app`` (benchmark modules not written yet are skipped)."""
+    """Add ``vsearch bench ...`` to ``app``."""
     for name in BENCHMARKS:
-        try:
-            module = importlib.import_module(f"benchmarks.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"benchmarks.{name}":
-                continue
-            raise
-        module.register(bench_app)
+        importlib.import_module(f"benchmarks.{name}").register(bench_app)
     app.add_typer(bench_app, name="bench")
